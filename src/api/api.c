@@ -65,6 +65,9 @@ static const struct shoal_http_route routes[] = {
 	{ "GET", "/nodes/{id}", shoal_api_nodes_inspect, 0 },
 	{ "POST", "/nodes/{id}/update", shoal_api_nodes_update, 0 },
 	{ "DELETE", "/nodes/{id}", shoal_api_nodes_delete, 0 },
+	/* test-only: 404 unless shoald runs with --debug-agent-api */
+	{ "POST", "/_shoal/agent/assign", shoal_api_agent_assign, 0 },
+	{ "GET", "/_shoal/agent/reports", shoal_api_agent_reports, 0 },
 };
 
 static const struct shoal_http_router router = {
@@ -124,6 +127,8 @@ static void server_closed(struct shoal_http_server *srv)
 	if (--api->nclosing > 0)
 		return;
 	shoal_api__execs_fini(api);
+	json_decref(api->agent_reports);
+	api->agent_reports = NULL;
 	free(api->servers);
 	api->servers = NULL;
 	api->nservers = 0;
@@ -140,6 +145,8 @@ void shoal_api_close(struct shoal_api *api, unsigned grace_ms, void (*cb)(struct
 	shoal_api__events_close(api);
 	if (api->nservers == 0) {
 		shoal_api__execs_fini(api);
+		json_decref(api->agent_reports);
+		api->agent_reports = NULL;
 		free(api->servers);
 		api->servers = NULL;
 		if (cb != NULL)

@@ -16,6 +16,7 @@
 
 struct shoal_engine;
 struct shoal_manager;
+struct shoal_agent_exec;
 
 #define SHOAL_API_VERSION     "1.41"
 #define SHOAL_API_MIN_VERSION "1.12"
@@ -48,6 +49,9 @@ struct shoal_api_config {
 	bool debug;
 	struct shoal_engine *engine;   /* the node's engine: images (and containers) */
 	struct shoal_manager *manager; /* swarm mode; NULL: not available (tests) */
+	/* test-only (shoald --debug-agent-api): the task executor the /_shoal/agent routes
+	 * drive; NULL: those routes answer 404 */
+	struct shoal_agent_exec *agent;
 };
 
 /* ---- events ---- */
@@ -106,6 +110,7 @@ struct shoal_api {
 	int64_t started_ns;
 	void (*close_cb)(struct shoal_api *api);
 	struct shoal_list execs; /* docker exec instances (exec.c) */
+	json_t *agent_reports;	 /* test-only: the executor's reports so far (agent_debug.c) */
 };
 
 /* The Engine API's route table (static; for the servers, tests and the fuzzer). */
@@ -178,6 +183,12 @@ void shoal_api_nodes_list(struct shoal_http_req *req);
 void shoal_api_nodes_inspect(struct shoal_http_req *req);
 void shoal_api_nodes_update(struct shoal_http_req *req);
 void shoal_api_nodes_delete(struct shoal_http_req *req);
+/* Test-only (agent_debug.c): drive cfg.agent; 404 when it is NULL. */
+void shoal_api_agent_assign(struct shoal_http_req *req);
+void shoal_api_agent_reports(struct shoal_http_req *req);
+/* The executor's report callback for cfg.agent (ctx: the API): keeps the reports for
+ * GET /_shoal/agent/reports. Takes ownership of status. */
+void shoal_api_agent_report(void *ctx, const char *task_id, json_t *status);
 
 /* Parses ?version= (Docker's "invalid <what> version '<v>': strconv.ParseUint: ..." 400). */
 int shoal_api_parse_version(struct shoal_http_req *req, const char *what, uint64_t *out,

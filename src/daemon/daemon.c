@@ -264,6 +264,12 @@ static void api_closed(struct shoal_api *api)
 {
 	struct shoal_daemon *d = container_of(api, struct shoal_daemon, api);
 
+	/* the executor lets go of the containers before the engine closes them */
+	if (d->agent != NULL) {
+		shoal_agent_exec_close(d->agent, NULL, NULL);
+		d->agent = NULL;
+		d->api.cfg.agent = NULL;
+	}
 	/* raft closes on the loop; the loop runs until it is done */
 	if (d->manager != NULL) {
 		shoal_manager_close(d->manager, manager_closed, d);
@@ -364,6 +370,8 @@ static void engine_event(void *ctx, const char *type, const char *action, const 
 {
 	struct shoal_daemon *d = ctx;
 
+	if (d->agent != NULL && strcmp(type, "container") == 0)
+		shoal_agent_exec_container_event(d->agent, action, id);
 	shoal_api_event_publish(&d->api, type, action, id, attrs, "local");
 }
 
@@ -425,6 +433,14 @@ int shoal_daemon_init(struct shoal_daemon *d, struct shoal_daemon_opts *opts, st
 	cfg.engine = &d->engine;
 	shoal_api_init(&d->api, &d->loop, &cfg);
 	d->api.cfg.manager = manager_start(d);
+	if (opts->debug_agent_api) {
+		/* test-only: tasks come from POST /_shoal/agent/assign, each with its NodeID */
+		d->agent = shoal_agent_exec_new(&d->loop, &d->engine, "", shoal_api_agent_report,
+						&d->api);
+		d->api.cfg.agent = d->agent;
+		shoal_log_warn("task executor driven by the test-only /_shoal/agent routes", "%s",
+			       "");
+	}
 	if (shoal_api_listen(&d->api, (const char *const *)opts->hosts, opts->nhosts, err) < 0)
 		return -1;
 	if (pidfile_write(opts->pidfile, err) < 0)
@@ -480,6 +496,10 @@ void shoal_daemon_fini(struct shoal_daemon *d)
 			/* let the servers finish closing their own handles first */
 			while (d->api.servers != NULL && uv_run(&d->loop, UV_RUN_ONCE) != 0)
 				;
+		}
+		if (d->agent != NULL) {
+			shoal_agent_exec_close(d->agent, NULL, NULL);
+			d->agent = NULL;
 		}
 		if (d->manager != NULL) {
 			/* raft's handles must close through libraft, before the walk below */

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "engine/engine.h"
 #include "manager/manager.h"
@@ -37,6 +38,7 @@ struct shoal_daemon_opts {
 	enum shoal_log_level log_level;
 	bool show_version;
 	bool show_help;
+	bool debug_agent_api; /* test-only: the /_shoal/agent routes drive a task executor */
 };
 
 /* Parses argv. Returns 0, or -1 with a message for the user in err. */
@@ -55,6 +57,7 @@ struct shoal_daemon {
 	struct shoal_net *net;
 	struct shoal_manager *manager; /* swarm mode; NULL once closing */
 	bool manager_closed;
+	struct shoal_agent_exec *agent; /* --debug-agent-api only, for now */
 	char *engine_id;
 	uv_signal_t sigterm, sigint;
 	bool loop_inited;

@@ -17,6 +17,7 @@ enum {
 	OPT_BIP,
 	OPT_ADD_RUNTIME,
 	OPT_DEFAULT_RUNTIME,
+	OPT_DEBUG_AGENT_API,
 };
 
 static const struct option long_opts[] = {
@@ -30,6 +31,8 @@ static const struct option long_opts[] = {
 	{ "bip", required_argument, NULL, OPT_BIP },
 	{ "add-runtime", required_argument, NULL, OPT_ADD_RUNTIME },
 	{ "default-runtime", required_argument, NULL, OPT_DEFAULT_RUNTIME },
+	/* test-only, left out of --help: tests drive the task executor over the API */
+	{ "debug-agent-api", no_argument, NULL, OPT_DEBUG_AGENT_API },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -154,6 +157,9 @@ int shoal_daemon_opts_parse(struct shoal_daemon_opts *o, int argc, char **argv,
 		}
 		case OPT_DEFAULT_RUNTIME:
 			set_str(&o->default_runtime, optarg);
+			break;
+		case OPT_DEBUG_AGENT_API:
+			o->debug_agent_api = true;
 			break;
 		case 'l':
 			if (shoal_log_level_parse(optarg, &o->log_level) < 0)
