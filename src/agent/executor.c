@@ -299,7 +299,7 @@ json_t *shoal_agent_status_json(enum shoal_agent_task_state state, const char *m
 	char ts[64];
 	json_t *st;
 
-	shoal_time_format_rfc3339nano(now_ns, ts, sizeof(ts));
+	shoal_time_format_go(now_ns, ts, sizeof(ts));
 	st = json_pack("{s:s, s:s, s:s}", "Timestamp", ts, "State",
 		       shoal_agent_task_state_name(state), "Message",
 		       message != NULL ? message : "");

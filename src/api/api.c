@@ -57,6 +57,7 @@ static const struct shoal_http_route routes[] = {
 	{ "GET", "/volumes/{name}", shoal_api_volumes_inspect, 0 },
 	{ "DELETE", "/volumes/{name}", shoal_api_volumes_delete, 0 },
 	{ "POST", "/swarm/init", shoal_api_swarm_init, 0 },
+	{ "POST", "/swarm/join", shoal_api_swarm_join, 0 },
 	{ "GET", "/swarm", shoal_api_swarm_inspect, 0 },
 	{ "POST", "/swarm/update", shoal_api_swarm_update, 0 },
 	{ "GET", "/swarm/unlockkey", shoal_api_swarm_unlockkey, 0 },

@@ -175,6 +175,7 @@ void shoal_api_exec_start(struct shoal_http_req *req);
 void shoal_api_exec_inspect(struct shoal_http_req *req);
 void shoal_api_exec_resize(struct shoal_http_req *req);
 void shoal_api_swarm_init(struct shoal_http_req *req);
+void shoal_api_swarm_join(struct shoal_http_req *req);
 void shoal_api_swarm_inspect(struct shoal_http_req *req);
 void shoal_api_swarm_update(struct shoal_http_req *req);
 void shoal_api_swarm_unlockkey(struct shoal_http_req *req);

@@ -88,7 +88,7 @@ void shoal_api_nodes_list(struct shoal_http_req *req)
 	l = shoal_store_list(shoal_manager_store(m), SHOAL_STORE_NODE, &n);
 	for (i = 0; i < n; i++)
 		if (node_matches(&f, l[i]->json))
-			json_array_append(out, l[i]->json);
+			json_array_append_new(out, shoal_manager_node_json(m, l[i]));
 	shoal_http_reply_json(req, 200, out);
 	goto out;
 fail:
@@ -117,13 +117,16 @@ void shoal_api_nodes_inspect(struct shoal_http_req *req)
 {
 	struct shoal_store_obj *o;
 	struct shoal_err err;
+	json_t *n;
 
 	o = find_node(req, &err);
 	if (o == NULL) {
 		shoal_http_reply_err(req, &err);
 		return;
 	}
-	shoal_http_reply_json(req, 200, o->json);
+	n = shoal_manager_node_json(manager_of(req), o);
+	shoal_http_reply_json(req, 200, n);
+	json_decref(n);
 }
 
 static void done_empty(void *ctx, const struct shoal_err *err)

@@ -115,6 +115,34 @@ void shoal_api_swarm_init(struct shoal_http_req *req)
 	json_decref(body);
 }
 
+void shoal_api_swarm_join(struct shoal_http_req *req)
+{
+	struct shoal_manager *m = manager_of(req);
+	struct shoal_manager_join_req jr;
+	struct shoal_err err;
+	json_t *body, *remotes;
+
+	if (m == NULL) {
+		shoal_http_reply_message(req, 500, "swarm mode is not available");
+		return;
+	}
+	body = shoal_api_body_json(req, &err);
+	if (body == NULL) {
+		shoal_http_reply_err(req, &err);
+		return;
+	}
+	memset(&jr, 0, sizeof(jr));
+	remotes = json_object_get(body, "RemoteAddrs");
+	/* the first address is the one tried, as dockerd does before any other */
+	jr.remote_addr = json_string_value(json_array_get(remotes, 0));
+	jr.token = str_field(body, "JoinToken");
+	jr.listen_addr = str_field(body, "ListenAddr");
+	jr.advertise_addr = str_field(body, "AdvertiseAddr");
+	if (shoal_manager_join(m, &jr, done_empty, req, &err) < 0)
+		shoal_http_reply_err(req, &err);
+	json_decref(body);
+}
+
 void shoal_api_swarm_inspect(struct shoal_http_req *req)
 {
 	struct shoal_manager *m = manager_of(req);

@@ -33,6 +33,22 @@ size_t shoal_time_format_rfc3339nano(int64_t ns, char *out, size_t size)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+size_t shoal_time_format_go(int64_t ns, char *out, size_t size)
+{
+	size_t n = shoal_time_format_rfc3339nano(ns, out, size);
+
+	/* "…:05.120000000Z" -> "…:05.12Z", "…:05.000000000Z" -> "…:05Z" */
+	if (n < 12 || out[n - 1] != 'Z')
+		return n;
+	while (out[n - 2] == '0')
+		n--;
+	if (out[n - 2] == '.')
+		n--;
+	out[n - 1] = 'Z';
+	out[n] = '\0';
+	return n;
+}
+
 size_t shoal_time_format_http(int64_t ns, char *out, size_t size)
 {
 	time_t sec = (time_t)(ns / 1000000000LL);

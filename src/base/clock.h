@@ -11,6 +11,9 @@ int64_t shoal_time_now_ns(void);
 /* RFC 3339 with nanoseconds, UTC, as Go prints time.Time in JSON:
  * "2016-06-07T21:07:31.171892745Z". Returns the length written. */
 size_t shoal_time_format_rfc3339nano(int64_t ns, char *out, size_t size);
+/* The same as Go's time.RFC3339Nano writes it: trailing zeros of the fraction dropped (and
+ * the dot with them), as every time in dockerd's JSON is. */
+size_t shoal_time_format_go(int64_t ns, char *out, size_t size);
 
 /* An HTTP Date header value: "Tue, 24 Nov 2026 20:01:26 GMT". */
 size_t shoal_time_format_http(int64_t ns, char *out, size_t size);

@@ -270,6 +270,7 @@ static void api_closed(struct shoal_api *api)
 		d->agent = NULL;
 		d->api.cfg.agent = NULL;
 	}
+	shoal_daemon__agent_close(d);
 	/* raft closes on the loop; the loop runs until it is done */
 	if (d->manager != NULL) {
 		shoal_manager_close(d->manager, manager_closed, d);
@@ -372,6 +373,8 @@ static void engine_event(void *ctx, const char *type, const char *action, const 
 
 	if (d->agent != NULL && strcmp(type, "container") == 0)
 		shoal_agent_exec_container_event(d->agent, action, id);
+	if (strcmp(type, "container") == 0)
+		shoal_daemon__agent_container_event(d, action, id);
 	shoal_api_event_publish(&d->api, type, action, id, attrs, "local");
 }
 
@@ -388,6 +391,8 @@ static struct shoal_manager *manager_start(struct shoal_daemon *d)
 	mc.engine_version = SHOAL_VERSION;
 	mc.ncpu = d->api.sys.ncpu;
 	mc.mem_total = d->api.sys.mem_total;
+	mc.member_cb = shoal_daemon__agent_member;
+	mc.member_ctx = d;
 	d->manager = shoal_manager_new(&d->loop, &mc);
 	if (shoal_manager_restore(d->manager, &err) < 0)
 		shoal_log_error("swarm component could not be started", "error=%s",
@@ -501,6 +506,7 @@ void shoal_daemon_fini(struct shoal_daemon *d)
 			shoal_agent_exec_close(d->agent, NULL, NULL);
 			d->agent = NULL;
 		}
+		shoal_daemon__agent_close(d);
 		if (d->manager != NULL) {
 			/* raft's handles must close through libraft, before the walk below */
 			shoal_manager_close(d->manager, manager_closed, d);

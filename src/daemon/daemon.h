@@ -42,6 +42,16 @@ struct shoal_daemon_opts {
 };
 
 /* Parses argv. Returns 0, or -1 with a message for the user in err. */
+/* The manager's membership callback: starts, moves or stops the node's agent (agent.c). */
+struct shoal_manager;
+struct shoal_daemon;
+void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m);
+/* Engine container events for the agent's executor. */
+void shoal_daemon__agent_container_event(struct shoal_daemon *d, const char *action,
+					 const char *id);
+/* Stops the agent and its client (daemon stopping). */
+void shoal_daemon__agent_close(struct shoal_daemon *d);
+
 int shoal_daemon_opts_parse(struct shoal_daemon_opts *o, int argc, char **argv,
 			    struct shoal_err *err) SHOAL_MUST_CHECK;
 void shoal_daemon_opts_fini(struct shoal_daemon_opts *o);
@@ -58,6 +68,12 @@ struct shoal_daemon {
 	struct shoal_manager *manager; /* swarm mode; NULL once closing */
 	bool manager_closed;
 	struct shoal_agent_exec *agent; /* --debug-agent-api only, for now */
+
+	/* the swarm agent (agent.c), while this node is in a swarm */
+	struct shoal_http_client *agent_client;
+	struct shoal_agent_session *session;
+	struct shoal_agent_exec *exec;
+	char *agent_node;
 	char *engine_id;
 	uv_signal_t sigterm, sigint;
 	bool loop_inited;

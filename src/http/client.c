@@ -904,11 +904,11 @@ struct shoal_http_call *shoal_http_call_start(struct shoal_http_client *c,
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, (long)KEEPALIVE_IDLE_S);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, (long)KEEPALIVE_INTERVAL_S);
-	if (o->unix_socket != NULL) {
+	if (o->unix_socket != NULL)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
-		/* a local socket is never reached through http_proxy */
+	/* a local socket or a swarm peer is never reached through http_proxy */
+	if (o->unix_socket != NULL || o->no_proxy)
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	}
 	if (o->connect_timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
 	if (o->timeout_ms > 0)

@@ -62,6 +62,7 @@ struct shoal_http_call_opts {
 	 * when it redirects a blob to a store. */
 	unsigned max_redirects;
 	size_t max_body; /* buffered body limit; 0: SHOAL_HTTP_CLIENT_MAX_BODY */
+	bool no_proxy;	 /* never through http_proxy/https_proxy (swarm peers) */
 
 	/* In-memory PEM, copied; optional. A CA replaces the system's trusted roots; cert and
 	 * key (both or neither) authenticate this end (mutual TLS with a manager). */

@@ -24,7 +24,8 @@
 
 /* ---- small files (startup and swarm init only: a few hundred bytes each) ---- */
 
-static int write_file(const char *path, const char *data, mode_t mode, struct shoal_err *err)
+int shoal_manager__write_file(const char *path, const char *data, mode_t mode,
+			      struct shoal_err *err)
 {
 	char *tmp = shoal_asprintf("%s.tmp", path);
 	size_t len = strlen(data);
@@ -58,7 +59,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
-static void rm_rf(const char *path)
+void shoal_manager__rm_rf(const char *path)
 {
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -66,7 +67,7 @@ static void rm_rf(const char *path)
 /* ---- addresses ---- */
 
 /* Splits "ip", "ip:port" or ":port" into ip (may be "") and port (def if absent). */
-static int split_addr(const char *s, char *ip, size_t ipsize, unsigned *port, unsigned def)
+int shoal_manager__split_addr(const char *s, char *ip, size_t ipsize, unsigned *port, unsigned def)
 {
 	const char *colon = strrchr(s, ':');
 	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
@@ -88,7 +89,7 @@ static int split_addr(const char *s, char *ip, size_t ipsize, unsigned *port, un
 	return 0;
 }
 
-static bool is_ipv4(const char *ip)
+bool shoal_manager__is_ipv4(const char *ip)
 {
 	struct in_addr a;
 
@@ -98,7 +99,7 @@ static bool is_ipv4(const char *ip)
 /* The IPv4 address of the default route's interface, or 127.0.0.1. dockerd refuses to choose
  * when several interfaces could do ("could not choose an IP address to advertise"); we take
  * the first default route's and leave the choice to --advertise-addr. */
-static void default_addr(char *out, size_t size)
+void shoal_manager__default_addr(char *out, size_t size)
 {
 	char line[256], iface[IF_NAMESIZE + 1] = "";
 	struct ifaddrs *ifs = NULL, *i;
@@ -138,6 +139,8 @@ static int fsm_apply(void *ctx, const void *buf, size_t len, void **result, stru
 
 	(void)err;
 	*result = NULL;
+	if (m->store == NULL)
+		return 0; /* demoted or leaving: raft is closing */
 	/* The FSM is not told the entry's raft index: command entries get consecutive indexes
 	 * from the store's own, which every replica computes alike (snapshots keep it). */
 	if (shoal_store_apply(m->store, buf, len, shoal_store_index(m->store) + 1, &m->apply_err) <
@@ -148,8 +151,10 @@ static int fsm_apply(void *ctx, const void *buf, size_t len, void **result, stru
 		return 0;
 	}
 	if (m->state == SHOAL_MANAGER_PENDING && m->init_buf == NULL && m->raft != NULL &&
-	    shoal_raft_is_leader(m->raft) && shoal_store_count(m->store, SHOAL_STORE_CLUSTER) > 0)
+	    shoal_store_count(m->store, SHOAL_STORE_CLUSTER) > 0) {
 		m->state = SHOAL_MANAGER_ACTIVE;
+		shoal_manager__roles_check(m);
+	}
 	return 0;
 }
 
@@ -177,6 +182,63 @@ void shoal_manager__fsm_init(struct shoal_manager *m)
 	m->fsm.restore = fsm_restore;
 }
 
+/* ---- membership ---- */
+
+void shoal_manager_member(struct shoal_manager *m, struct shoal_manager_member *out)
+{
+	bool in = m->node_id[0] != '\0' && m->state != SHOAL_MANAGER_INACTIVE &&
+		  m->state != SHOAL_MANAGER_LEAVING;
+
+	out->node_id = in ? m->node_id : NULL;
+	out->addr = in ? m->addr : NULL;
+	out->managers = in ? m->managers : NULL;
+}
+
+/* Tells the owner; a manager's own raft address comes first in its agent's list. */
+void shoal_manager__member_changed(struct shoal_manager *m)
+{
+	if (m->raft_addr != NULL) {
+		json_t *l = json_array();
+		size_t i;
+		json_t *e;
+
+		json_array_append_new(
+			l, json_pack("{s:s, s:s}", "NodeID", m->node_id, "Addr", m->raft_addr));
+		json_array_foreach(m->managers, i, e) {
+			const char *a = json_string_value(json_object_get(e, "Addr"));
+
+			if (a != NULL && strcmp(a, m->raft_addr) != 0)
+				json_array_append(l, e);
+		}
+		json_decref(m->managers);
+		m->managers = l;
+	}
+	if (m->member_cb != NULL)
+		m->member_cb(m->member_ctx, m);
+}
+
+/* ---- what the leader runs ---- */
+
+static void roles_run(uv_timer_t *t)
+{
+	struct shoal_manager *m = container_of(t, struct shoal_manager, roles_timer);
+	bool lead = !m->closing && m->state == SHOAL_MANAGER_ACTIVE && m->raft != NULL &&
+		    shoal_raft_is_leader(m->raft);
+
+	if (lead)
+		shoal_manager__dispatcher_start(m);
+	else
+		shoal_manager__dispatcher_stop(m);
+}
+
+/* The leader's components start and stop on a later turn: leadership and the store change
+ * inside libraft's callbacks, where proposing again is not safe. */
+void shoal_manager__roles_check(struct shoal_manager *m)
+{
+	if (!m->closing)
+		uv_timer_start(&m->roles_timer, roles_run, 0, 0);
+}
+
 /* ---- proposals ---- */
 
 struct propose_job {
@@ -196,8 +258,8 @@ static void propose_done(void *ctx, void *result, const struct shoal_err *err)
 	free(j);
 }
 
-static int propose_buf(struct shoal_manager *m, const char *buf, size_t len,
-		       shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
+int shoal_manager__propose_bytes(struct shoal_manager *m, const char *buf, size_t len,
+				 shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
 {
 	struct propose_job *j = shoal_calloc(1, sizeof(*j));
 
@@ -221,7 +283,11 @@ int shoal_manager_propose(struct shoal_manager *m, const struct shoal_store_tx *
 	if (shoal_manager_check(m, err) < 0)
 		return -1;
 	buf = shoal_store_tx_encode(tx, &len);
-	rv = propose_buf(m, buf, len, cb, ctx, err);
+	/* a follower's writes go to the leader, as swarmkit's followers proxy them */
+	if (m->raft != NULL && !shoal_raft_is_leader(m->raft))
+		rv = shoal_manager__forward(m, buf, len, cb, ctx, err);
+	else
+		rv = shoal_manager__propose_bytes(m, buf, len, cb, ctx, err);
 	free(buf);
 	return rv;
 }
@@ -238,6 +304,8 @@ static void init_applied(void *ctx, const struct shoal_err *err)
 	m->init_ctx = NULL;
 	if (err == NULL) {
 		m->state = SHOAL_MANAGER_ACTIVE;
+		shoal_manager__roles_check(m);
+		shoal_manager__member_changed(m);
 		shoal_log_info("swarm initialized", "node=%s addr=%s", m->node_id, m->raft_addr);
 	} else {
 		shoal_log_error("swarm init failed", "error=%s", shoal_log_q(err->msg));
@@ -254,9 +322,12 @@ static void on_leader(void *ctx, uint64_t leader_id, bool is_leader)
 	(void)leader_id;
 	if (m->state == SHOAL_MANAGER_LEAVING)
 		return;
+	shoal_manager__roles_check(m);
 	if (!is_leader) {
-		if (m->state == SHOAL_MANAGER_ACTIVE)
-			m->state = SHOAL_MANAGER_PENDING;
+		/* a follower with the store serves reads and forwards writes */
+		if (m->state == SHOAL_MANAGER_PENDING && leader_id != 0 &&
+		    shoal_store_count(m->store, SHOAL_STORE_CLUSTER) > 0)
+			m->state = SHOAL_MANAGER_ACTIVE;
 		return;
 	}
 	if (m->init_buf != NULL) {
@@ -264,13 +335,14 @@ static void on_leader(void *ctx, uint64_t leader_id, bool is_leader)
 		size_t len = m->init_len;
 
 		m->init_buf = NULL;
-		if (propose_buf(m, buf, len, init_applied, m, &err) < 0)
+		if (shoal_manager__propose_bytes(m, buf, len, init_applied, m, &err) < 0)
 			init_applied(m, &err);
 		free(buf);
 		return;
 	}
 	if (shoal_store_count(m->store, SHOAL_STORE_CLUSTER) > 0) {
 		m->state = SHOAL_MANAGER_ACTIVE;
+		shoal_manager__roles_check(m);
 		return;
 	}
 	/* Restored: entries of past terms commit only with one of this term. */
@@ -281,7 +353,7 @@ static void on_leader(void *ctx, uint64_t leader_id, bool is_leader)
 
 		m->noop_sent = true;
 		buf = shoal_store_tx_encode(tx, &len);
-		if (propose_buf(m, buf, len, NULL, NULL, &err) < 0)
+		if (shoal_manager__propose_bytes(m, buf, len, NULL, NULL, &err) < 0)
 			shoal_log_warn("cannot commit the restored log", "error=%s",
 				       shoal_log_q(err.msg));
 		free(buf);
@@ -328,7 +400,7 @@ static json_t *cluster_spec(const json_t *user)
 	return spec;
 }
 
-static json_t *node_json(struct shoal_manager *m, const json_t *tls)
+json_t *shoal_manager__description(struct shoal_manager *m)
 {
 	json_t *pl = json_array();
 	size_t i;
@@ -336,15 +408,28 @@ static json_t *node_json(struct shoal_manager *m, const json_t *tls)
 	for (i = 0; i < SHOAL_ARRAY_SIZE(plugins); i++)
 		json_array_append_new(
 			pl, json_pack("{s:s, s:s}", "Type", plugins[i][0], "Name", plugins[i][1]));
-	return json_pack(
-		"{s:s, s:{s:{}, s:s, s:s}, s:{s:s, s:{s:s, s:s}, s:{s:I, s:I},"
-		" s:{s:s, s:o}, s:O}, s:{s:s, s:s}, s:{s:b, s:s, s:s}}",
-		"ID", m->node_id, "Spec", "Labels", "Role", "manager", "Availability", "active",
-		"Description", "Hostname", m->hostname, "Platform", "Architecture", "x86_64", "OS",
-		"linux", "Resources", "NanoCPUs", (json_int_t)m->ncpu * 1000000000LL, "MemoryBytes",
-		(json_int_t)m->mem_total, "Engine", "EngineVersion", m->engine_version, "Plugins",
-		pl, "TLSInfo", tls, "Status", "State", "ready", "Addr", m->addr, "ManagerStatus",
-		"Leader", 1, "Reachability", "reachable", "Addr", m->raft_addr);
+	return json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I}, s:{s:s, s:o}}", "Hostname", m->hostname,
+			 "Platform", "Architecture", "x86_64", "OS", "linux", "Resources",
+			 "NanoCPUs", (json_int_t)m->ncpu * 1000000000LL, "MemoryBytes",
+			 (json_int_t)m->mem_total, "Engine", "EngineVersion", m->engine_version,
+			 "Plugins", pl);
+}
+
+static json_t *node_json(struct shoal_manager *m, const json_t *tls)
+{
+	json_t *desc = shoal_manager__description(m);
+
+	json_object_set(desc, "TLSInfo", (json_t *)tls);
+	return json_pack("{s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}, s:{s:b, s:s, s:s, s:I}}",
+			 "ID", m->node_id, "Spec", "Labels", "Role", "manager", "Availability",
+			 "active", "Description", desc, "Status", "State", "ready", "Addr", m->addr,
+			 "ManagerStatus", "Leader", 1, "Reachability", "reachable", "Addr",
+			 m->raft_addr, "RaftID", (json_int_t)m->raft_id);
+}
+
+void shoal_manager__cluster_closed_noop(struct shoal_manager *m)
+{
+	(void)m;
 }
 
 static void leave_swarm_state(struct shoal_manager *m)
@@ -353,16 +438,29 @@ static void leave_swarm_state(struct shoal_manager *m)
 	m->store = NULL;
 	free(m->addr);
 	free(m->raft_addr);
+	free(m->listen_addr);
 	free(m->init_buf);
-	m->addr = m->raft_addr = m->init_buf = NULL;
+	json_decref(m->managers);
+	m->managers = NULL;
+	m->addr = m->raft_addr = m->listen_addr = m->init_buf = NULL;
 	m->node_id[0] = '\0';
 	m->raft_id = 0;
 	m->noop_sent = false;
 	m->state = SHOAL_MANAGER_INACTIVE;
 }
 
+void shoal_manager__forget(struct shoal_manager *m)
+{
+	if (m->raft != NULL) {
+		shoal_raft_close(m->raft, NULL, NULL);
+		m->raft = NULL;
+	}
+	shoal_manager__cluster_close(m, shoal_manager__cluster_closed_noop);
+	leave_swarm_state(m);
+}
+
 /* Opens raft for the swarm in m (addresses and IDs set), bootstrapping a new cluster if asked. */
-static int raft_up(struct shoal_manager *m, bool bootstrap, struct shoal_err *err)
+int shoal_manager__raft_up(struct shoal_manager *m, bool bootstrap, struct shoal_err *err)
 {
 	char *dir = shoal_asprintf("%s/raft", m->swarm_dir);
 	struct shoal_raft_opts o = { .snapshot_threshold = 10000, .snapshot_trailing = 500 };
@@ -386,6 +484,16 @@ out:
 	return rv;
 }
 
+/* What state.json keeps: who this node is in the swarm. A new reference. */
+json_t *shoal_manager__state_json(struct shoal_manager *m)
+{
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "NodeID", m->node_id, "Role",
+			 m->raft_id != 0 ? "manager" : "worker", "RaftID", (json_int_t)m->raft_id,
+			 "AdvertiseAddr", m->addr, "RaftAddr", m->raft_addr ? m->raft_addr : "",
+			 "ListenAddr", m->listen_addr ? m->listen_addr : "", "Managers",
+			 m->managers ? json_incref(m->managers) : json_array());
+}
+
 int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_req *req,
 		       shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
 {
@@ -399,25 +507,27 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 
 	if (m->state != SHOAL_MANAGER_INACTIVE || m->closing)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_ALREADY_MSG);
-	if (split_addr(req->listen_addr && *req->listen_addr ? req->listen_addr : "0.0.0.0:2377",
-		       lip, sizeof(lip), &lport, SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
-	    (lip[0] != '\0' && !is_ipv4(lip)))
+	if (shoal_manager__split_addr(req->listen_addr && *req->listen_addr ? req->listen_addr :
+									      "0.0.0.0:2377",
+				      lip, sizeof(lip), &lport, SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
+	    (lip[0] != '\0' && !shoal_manager__is_ipv4(lip)))
 		return shoal_errorf(err, 400, "invalid listen address %s", req->listen_addr);
 	aport = lport;
 	if (req->advertise_addr != NULL && req->advertise_addr[0] != '\0') {
-		if (split_addr(req->advertise_addr, aip, sizeof(aip), &aport, lport) < 0 ||
-		    !is_ipv4(aip) || strcmp(aip, "0.0.0.0") == 0)
+		if (shoal_manager__split_addr(req->advertise_addr, aip, sizeof(aip), &aport,
+					      lport) < 0 ||
+		    !shoal_manager__is_ipv4(aip) || strcmp(aip, "0.0.0.0") == 0)
 			return shoal_errorf(
 				err, 400,
 				"advertise address must be a non-zero IP address or network interface (with optional port number)");
 	} else if (lip[0] != '\0' && strcmp(lip, "0.0.0.0") != 0) {
 		snprintf(aip, sizeof(aip), "%s", lip);
 	} else {
-		default_addr(aip, sizeof(aip));
+		shoal_manager__default_addr(aip, sizeof(aip));
 	}
 
 	/* A swarm dir without state.json is what a failed init or leave left: start over. */
-	rm_rf(m->swarm_dir);
+	shoal_manager__rm_rf(m->swarm_dir);
 	certdir = shoal_asprintf("%s/certificates", m->swarm_dir);
 	if ((mkdir(m->swarm_dir, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(certdir, 0700) < 0 && errno != EEXIST)) {
@@ -427,11 +537,11 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	if (shoal_manager__ca_new(&cert, &key, err) < 0)
 		goto out;
 	path = shoal_asprintf("%s/swarm-root-ca.crt", certdir);
-	if (write_file(path, cert, 0644, err) < 0)
+	if (shoal_manager__write_file(path, cert, 0644, err) < 0)
 		goto out;
 	free(path);
 	path = shoal_asprintf("%s/swarm-root-ca.key", certdir);
-	if (write_file(path, key, 0600, err) < 0)
+	if (shoal_manager__write_file(path, key, 0600, err) < 0)
 		goto out;
 
 	while (rid == 0 || rid > INT64_MAX)
@@ -441,6 +551,7 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	shoal_store_new_id(m->node_id);
 	m->addr = shoal_strdup(aip);
 	m->raft_addr = shoal_asprintf("%s:%u", aip, aport);
+	m->listen_addr = shoal_asprintf("%s:%u", lip[0] != '\0' ? lip : "0.0.0.0", lport);
 	if (aport != lport)
 		shoal_log_warn("raft listens on the advertised port", "listen=%u advertise=%u",
 			       lport, aport);
@@ -466,11 +577,11 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	shoal_store_tx_create(tx, SHOAL_STORE_NODE, node);
 	node = NULL;
 
-	if (raft_up(m, true, err) < 0)
+	if (shoal_manager__cluster_listen(m, err) < 0)
 		goto out;
-	node = json_pack("{s:s, s:I, s:s, s:s}", "NodeID", m->node_id, "RaftID",
-			 (json_int_t)m->raft_id, "AdvertiseAddr", m->addr, "RaftAddr",
-			 m->raft_addr);
+	if (shoal_manager__raft_up(m, true, err) < 0)
+		goto out;
+	node = shoal_manager__state_json(m);
 	state = json_dumps(node, JSON_COMPACT | JSON_SORT_KEYS);
 	free(path);
 	path = shoal_asprintf("%s/state.json", m->swarm_dir);
@@ -478,7 +589,7 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	m->init_cb = cb;
 	m->init_ctx = ctx;
 	/* Written last: a swarm dir holding it is one restore can bring back. */
-	if (write_file(path, state, 0600, err) < 0) {
+	if (shoal_manager__write_file(path, state, 0600, err) < 0) {
 		m->init_cb = NULL;
 		shoal_raft_close(m->raft, NULL, NULL);
 		m->raft = NULL;
@@ -487,8 +598,10 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	shoal_log_info("swarm init", "node=%s raft=%s", m->node_id, m->raft_addr);
 	rv = 0;
 out:
-	if (rv < 0)
+	if (rv < 0) {
+		shoal_manager__cluster_close(m, shoal_manager__cluster_closed_noop);
 		leave_swarm_state(m);
+	}
 	shoal_store_tx_free(tx);
 	json_decref(cluster);
 	json_decref(node);
@@ -514,9 +627,14 @@ struct shoal_manager *shoal_manager_new(uv_loop_t *loop, const struct shoal_mana
 	m->engine_version = shoal_strdup(cfg->engine_version ? cfg->engine_version : "");
 	m->ncpu = cfg->ncpu;
 	m->mem_total = cfg->mem_total;
+	m->member_cb = cfg->member_cb;
+	m->member_ctx = cfg->member_ctx;
 	m->state = SHOAL_MANAGER_INACTIVE;
 	shoal_manager__fsm_init(m);
 	uv_timer_init(loop, &m->timer);
+	uv_timer_init(loop, &m->roles_timer);
+	uv_timer_init(loop, &m->roles_retry);
+	shoal_manager__dispatcher_init(m);
 	return m;
 }
 
@@ -525,8 +643,8 @@ int shoal_manager_restore(struct shoal_manager *m, struct shoal_err *err)
 	char *path = shoal_asprintf("%s/state.json", m->swarm_dir);
 	json_error_t jerr;
 	json_t *st = NULL;
-	const char *id, *addr, *raddr;
-	json_int_t rid;
+	const char *id, *addr, *raddr = "", *laddr = "", *role = "manager";
+	json_int_t rid = 0;
 	int rv = -1;
 
 	if (access(path, F_OK) < 0) {
@@ -535,22 +653,43 @@ int shoal_manager_restore(struct shoal_manager *m, struct shoal_err *err)
 	}
 	st = json_load_file(path, 0, &jerr);
 	if (st == NULL ||
-	    json_unpack(st, "{s:s, s:I, s:s, s:s}", "NodeID", &id, "RaftID", &rid, "AdvertiseAddr",
-			&addr, "RaftAddr", &raddr) < 0 ||
-	    strlen(id) != SHOAL_STORE_ID_LEN || rid <= 0) {
+	    json_unpack(st, "{s:s, s?s, s?I, s:s, s?s, s?s}", "NodeID", &id, "Role", &role,
+			"RaftID", &rid, "AdvertiseAddr", &addr, "RaftAddr", &raddr, "ListenAddr",
+			&laddr) < 0 ||
+	    strlen(id) != SHOAL_STORE_ID_LEN ||
+	    (strcmp(role, "manager") == 0 && (rid <= 0 || raddr[0] == '\0'))) {
 		shoal_errorf(err, 500, "invalid swarm state in %s", path);
 		goto out;
 	}
 	snprintf(m->node_id, sizeof(m->node_id), "%s", id);
-	m->raft_id = (uint64_t)rid;
 	m->addr = shoal_strdup(addr);
+	m->managers = json_incref(json_object_get(st, "Managers"));
+	if (!json_is_array(m->managers)) {
+		json_decref(m->managers);
+		m->managers = json_array();
+	}
+	if (strcmp(role, "worker") == 0) {
+		m->state = SHOAL_MANAGER_WORKER;
+		shoal_log_info("swarm worker restored", "node=%s", m->node_id);
+		shoal_manager__member_changed(m);
+		rv = 0;
+		goto out;
+	}
+	m->raft_id = (uint64_t)rid;
 	m->raft_addr = shoal_strdup(raddr);
-	if (raft_up(m, false, err) < 0) {
+	if (laddr[0] != '\0')
+		m->listen_addr = shoal_strdup(laddr);
+	else
+		m->listen_addr = shoal_asprintf("0.0.0.0%s", strrchr(raddr, ':'));
+	if (shoal_manager__cluster_listen(m, err) < 0 ||
+	    shoal_manager__raft_up(m, false, err) < 0) {
+		shoal_manager__cluster_close(m, shoal_manager__cluster_closed_noop);
 		leave_swarm_state(m);
 		shoal_err_wrap(err, "swarm");
 		goto out;
 	}
 	shoal_log_info("swarm manager restored", "node=%s raft=%s", m->node_id, m->raft_addr);
+	shoal_manager__member_changed(m);
 	rv = 0;
 out:
 	json_decref(st);
@@ -567,6 +706,8 @@ int shoal_manager_check(const struct shoal_manager *m, struct shoal_err *err)
 {
 	if (m == NULL || m->state == SHOAL_MANAGER_INACTIVE || m->state == SHOAL_MANAGER_LEAVING)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_NOT_MANAGER_MSG);
+	if (m->state == SHOAL_MANAGER_WORKER)
+		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_WORKER_MSG);
 	if (m->state == SHOAL_MANAGER_PENDING)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_PREPARING_MSG);
 	return 0;
@@ -582,7 +723,7 @@ const char *shoal_manager_node_id(const struct shoal_manager *m)
 	return m->node_id;
 }
 
-static struct shoal_store_obj *the_cluster(struct shoal_manager *m)
+struct shoal_store_obj *shoal_manager__cluster_obj(struct shoal_manager *m)
 {
 	struct shoal_store_obj **l, *c;
 	size_t n;
@@ -599,9 +740,58 @@ json_t *shoal_manager_swarm_json(struct shoal_manager *m)
 {
 	struct shoal_store_obj *c;
 
-	if (m->state != SHOAL_MANAGER_ACTIVE || (c = the_cluster(m)) == NULL)
+	if (m->state != SHOAL_MANAGER_ACTIVE || (c = shoal_manager__cluster_obj(m)) == NULL)
 		return NULL;
 	return json_deep_copy(c->json);
+}
+
+json_t *shoal_manager_node_json(struct shoal_manager *m, const struct shoal_store_obj *o)
+{
+	json_t *n = json_deep_copy(o->json), *ms = json_object_get(n, "ManagerStatus");
+	const char *state =
+		json_string_value(json_object_get(json_object_get(n, "Status"), "State"));
+	const char *laddr = NULL;
+	uint64_t lid = 0;
+	bool self = strcmp(o->id, m->node_id) == 0;
+	const char *reach = "unreachable";
+	json_int_t rid;
+
+	if (ms == NULL)
+		return n;
+	if (m->raft != NULL)
+		shoal_raft_leader(m->raft, &lid, &laddr);
+	rid = json_integer_value(json_object_get(ms, "RaftID"));
+	/* Leadership and reachability are raft's, not the store's: they change without a
+	 * write. A manager is reachable while it heartbeats, as far as this node knows. */
+	json_object_set_new(ms, "Leader", json_boolean(lid != 0 && (uint64_t)rid == lid));
+	if (m->raft != NULL && rid > 0 &&
+	    shoal_raft_member_role(m->raft, (uint64_t)rid) != SHOAL_RAFT_VOTER)
+		reach = "unknown"; /* not (yet, or any more) a voter */
+	else if (self || (state != NULL && strcmp(state, "ready") == 0))
+		reach = "reachable";
+	json_object_set_new(ms, "Reachability", json_string(reach));
+	json_object_del(ms, "RaftID");
+	return n;
+}
+
+/* The managers in the store, sorted by NodeID as Docker lists them. */
+static json_t *remote_managers(struct shoal_manager *m)
+{
+	struct shoal_store_obj **l;
+	json_t *out = json_array();
+	size_t n, i;
+
+	l = shoal_store_list(m->store, SHOAL_STORE_NODE, &n);
+	for (i = 0; i < n; i++) {
+		const char *a = json_string_value(
+			json_object_get(json_object_get(l[i]->json, "ManagerStatus"), "Addr"));
+
+		if (a != NULL)
+			json_array_append_new(
+				out, json_pack("{s:s, s:s}", "NodeID", l[i]->id, "Addr", a));
+	}
+	free(l);
+	return out;
 }
 
 json_t *shoal_manager_info_json(struct shoal_manager *m)
@@ -614,7 +804,11 @@ json_t *shoal_manager_info_json(struct shoal_manager *m)
 		return json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr", "",
 				 "LocalNodeState", "inactive", "ControlAvailable", 0, "Error", "",
 				 "RemoteManagers");
-	if (m->state == SHOAL_MANAGER_PENDING || (c = the_cluster(m)) == NULL)
+	if (m->state == SHOAL_MANAGER_WORKER)
+		return json_pack("{s:s, s:s, s:s, s:b, s:s, s:O}", "NodeID", m->node_id, "NodeAddr",
+				 m->addr, "LocalNodeState", "active", "ControlAvailable", 0,
+				 "Error", "", "RemoteManagers", m->managers);
+	if (m->state == SHOAL_MANAGER_PENDING || (c = shoal_manager__cluster_obj(m)) == NULL)
 		return json_pack("{s:s, s:s, s:s, s:b, s:s, s:[{s:s, s:s}]}", "NodeID", m->node_id,
 				 "NodeAddr", m->addr, "LocalNodeState", "pending",
 				 "ControlAvailable", 0, "Error", "", "RemoteManagers", "NodeID",
@@ -626,24 +820,23 @@ json_t *shoal_manager_info_json(struct shoal_manager *m)
 	free(nodes);
 	cluster = json_deep_copy(c->json);
 	json_object_del(cluster, "JoinTokens");
-	info = json_pack("{s:s, s:s, s:s, s:b, s:s, s:[{s:s, s:s}], s:I, s:I, s:o}", "NodeID",
-			 m->node_id, "NodeAddr", m->addr, "LocalNodeState", "active",
-			 "ControlAvailable", 1, "Error", "", "RemoteManagers", "NodeID", m->node_id,
-			 "Addr", m->raft_addr, "Nodes", (json_int_t)n, "Managers",
-			 (json_int_t)managers, "Cluster", cluster);
+	info = json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o}", "NodeID", m->node_id,
+			 "NodeAddr", m->addr, "LocalNodeState", "active", "ControlAvailable", 1,
+			 "Error", "", "RemoteManagers", remote_managers(m), "Nodes", (json_int_t)n,
+			 "Managers", (json_int_t)managers, "Cluster", cluster);
 	return info;
 }
 
 /* ---- leave and close ---- */
 
-static void close_finish(struct shoal_manager *m);
+static void close_step(struct shoal_manager *m);
 
 static void rm_work(uv_work_t *w)
 {
 	struct shoal_manager *m = container_of(w, struct shoal_manager, rm_work);
 
 	/* only the path, set before queueing and unchanged until done */
-	rm_rf(m->swarm_dir);
+	shoal_manager__rm_rf(m->swarm_dir);
 }
 
 static void rm_done(uv_work_t *w, int status)
@@ -659,20 +852,34 @@ static void rm_done(uv_work_t *w, int status)
 	if (cb != NULL)
 		cb(m->leave_ctx, NULL);
 	if (m->closing)
-		close_finish(m);
+		close_step(m);
+}
+
+static void leave_finish(struct shoal_manager *m)
+{
+	leave_swarm_state(m);
+	m->state = SHOAL_MANAGER_LEAVING;
+	shoal_manager__member_changed(m);
+	m->rm_pending = true;
+	if (uv_queue_work(m->loop, &m->rm_work, rm_work, rm_done) < 0) {
+		shoal_manager__rm_rf(m->swarm_dir);
+		rm_done(&m->rm_work, 0);
+	}
 }
 
 static void leave_raft_closed(void *ctx)
 {
 	struct shoal_manager *m = ctx;
 
-	leave_swarm_state(m);
-	m->state = SHOAL_MANAGER_LEAVING;
-	m->rm_pending = true;
-	if (uv_queue_work(m->loop, &m->rm_work, rm_work, rm_done) < 0) {
-		rm_rf(m->swarm_dir);
-		rm_done(&m->rm_work, 0);
-	}
+	m->raft_closing = false;
+	if (!m->csrv_up && m->csrv_close_cb == NULL)
+		leave_finish(m);
+}
+
+static void leave_cluster_closed(struct shoal_manager *m)
+{
+	if (!m->raft_closing)
+		leave_finish(m);
 }
 
 int shoal_manager_leave(struct shoal_manager *m, bool force, shoal_manager_done_cb cb, void *ctx,
@@ -682,26 +889,62 @@ int shoal_manager_leave(struct shoal_manager *m, bool force, shoal_manager_done_
 
 	if (m->state == SHOAL_MANAGER_INACTIVE || m->state == SHOAL_MANAGER_LEAVING || m->closing)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_NOT_MEMBER_MSG);
-	if (!force)
+	if (!force && m->state != SHOAL_MANAGER_WORKER)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_LEAVE_MANAGER_MSG);
-	m->state = SHOAL_MANAGER_LEAVING;
 	m->leave_cb = cb;
 	m->leave_ctx = ctx;
+	if (m->state == SHOAL_MANAGER_WORKER) {
+		leave_finish(m);
+		return 0;
+	}
+	m->state = SHOAL_MANAGER_LEAVING;
+	shoal_manager__dispatcher_stop(m);
 	if (m->init_cb != NULL) {
 		shoal_errorf(&gone, 503, "%s", SHOAL_MANAGER_NOT_MEMBER_MSG);
 		init_applied(m, &gone);
 	}
-	shoal_raft_close(m->raft, leave_raft_closed, m);
-	m->raft = NULL;
+	if (m->raft != NULL) {
+		m->raft_closing = true;
+		shoal_raft_close(m->raft, leave_raft_closed, m);
+		m->raft = NULL;
+	}
+	shoal_manager__cluster_close(m, leave_cluster_closed);
 	return 0;
 }
 
-static void timer_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
-	struct shoal_manager *m = container_of((uv_timer_t *)h, struct shoal_manager, timer);
-	shoal_manager_close_cb cb = m->close_cb;
-	void *ctx = m->close_ctx;
+	struct shoal_manager *m = h->data;
 
+	m->nhandles--;
+	close_step(m);
+}
+
+/* Closing goes on as each part reports: raft, the cluster port, a pending removal, then the
+ * handles; m is freed when the last one is closed. */
+static void close_step(struct shoal_manager *m)
+{
+	shoal_manager_close_cb cb;
+	void *ctx;
+
+	if (m->raft_closing || m->rm_pending || m->csrv_up || m->csrv_close_cb != NULL ||
+	    m->client_closing)
+		return;
+	if (!m->handles_closing) {
+		m->handles_closing = true;
+		m->nhandles = 4;
+		m->timer.data = m->roles_timer.data = m->roles_retry.data = m;
+		uv_close((uv_handle_t *)&m->timer, handle_closed);
+		uv_close((uv_handle_t *)&m->roles_timer, handle_closed);
+		uv_close((uv_handle_t *)&m->roles_retry, handle_closed);
+		m->disp_flush.data = m;
+		shoal_manager__dispatcher_close(m, handle_closed);
+		return;
+	}
+	if (m->nhandles > 0)
+		return;
+	cb = m->close_cb;
+	ctx = m->close_ctx;
 	leave_swarm_state(m);
 	free(m->data_root);
 	free(m->swarm_dir);
@@ -712,17 +955,25 @@ static void timer_closed(uv_handle_t *h)
 		cb(ctx);
 }
 
-static void close_finish(struct shoal_manager *m)
+static void client_closed(void *ctx)
 {
-	uv_close((uv_handle_t *)&m->timer, timer_closed);
+	struct shoal_manager *m = ctx;
+
+	m->client_closing = false;
+	close_step(m);
 }
 
 static void close_raft_closed(void *ctx)
 {
 	struct shoal_manager *m = ctx;
 
-	if (!m->rm_pending)
-		close_finish(m);
+	m->raft_closing = false;
+	close_step(m);
+}
+
+static void close_cluster_closed(struct shoal_manager *m)
+{
+	close_step(m);
 }
 
 void shoal_manager_close(struct shoal_manager *m, shoal_manager_close_cb cb, void *ctx)
@@ -732,6 +983,13 @@ void shoal_manager_close(struct shoal_manager *m, shoal_manager_close_cb cb, voi
 	m->closing = true;
 	m->close_cb = cb;
 	m->close_ctx = ctx;
+	shoal_manager__join_abort(m);
+	shoal_manager__dispatcher_stop(m);
+	if (m->client != NULL) {
+		m->client_closing = true;
+		shoal_http_client_close(m->client, client_closed, m);
+		m->client = NULL;
+	}
 	if (m->init_cb != NULL) {
 		shoal_errorf(&gone, 503, "%s", SHOAL_MANAGER_PREPARING_MSG);
 		init_applied(m, &gone);
@@ -740,9 +998,12 @@ void shoal_manager_close(struct shoal_manager *m, shoal_manager_close_cb cb, voi
 		struct shoal_raft *r = m->raft;
 
 		m->raft = NULL;
+		m->raft_closing = true;
 		shoal_raft_close(r, close_raft_closed, m);
+	}
+	if (m->csrv_up) {
+		shoal_manager__cluster_close(m, close_cluster_closed);
 		return;
 	}
-	if (!m->rm_pending)
-		close_finish(m);
+	close_step(m);
 }

@@ -22,8 +22,12 @@
 	"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."
 #define SHOAL_MANAGER_PREPARING_MSG \
 	"This node is not a swarm manager. Manager is being prepared or has trouble connecting to the cluster."
+#define SHOAL_MANAGER_WORKER_MSG \
+	"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."
 #define SHOAL_MANAGER_ALREADY_MSG \
 	"This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one."
+#define SHOAL_MANAGER_JOIN_TIMEOUT_MSG \
+	"Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the \"docker info\" command to see the current swarm status of your node."
 #define SHOAL_MANAGER_NOT_MEMBER_MSG "This node is not part of a swarm"
 #define SHOAL_MANAGER_LEAVE_MANAGER_MSG \
 	"You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message."
@@ -36,7 +40,15 @@ enum shoal_manager_state {
 	SHOAL_MANAGER_PENDING,	/* raft started, no leader or no state yet */
 	SHOAL_MANAGER_ACTIVE,	/* leader with the cluster object applied */
 	SHOAL_MANAGER_LEAVING,	/* raft closing, swarm dir going */
+	SHOAL_MANAGER_WORKER,	/* in a swarm as a worker: no raft, no store */
+	SHOAL_MANAGER_JOINING,	/* swarm join under way */
 };
+
+struct shoal_manager;
+
+/* The node's membership changed (joined, restored, promoted, left): read it again with
+ * shoal_manager_member(). */
+typedef void (*shoal_manager_member_cb)(void *ctx, struct shoal_manager *m);
 
 /* What the manager tells about its node. Strings are copied. */
 struct shoal_manager_config {
@@ -45,7 +57,19 @@ struct shoal_manager_config {
 	const char *engine_version; /* Description.Engine.EngineVersion */
 	int ncpu;
 	int64_t mem_total;
+	shoal_manager_member_cb member_cb; /* may be NULL */
+	void *member_ctx;
 };
+
+/* The node's place in a swarm, for its agent. Strings and JSON borrowed until the next
+ * membership change. */
+struct shoal_manager_member {
+	const char *node_id;	/* NULL when not in a swarm */
+	const char *addr;	/* this node's advertise IP */
+	const json_t *managers; /* [{NodeID, Addr "ip:port"}], where the agent can go */
+};
+
+void shoal_manager_member(struct shoal_manager *m, struct shoal_manager_member *out);
 
 /* POST /swarm/init's request, borrowed for the call. */
 struct shoal_manager_init_req {
@@ -54,7 +78,13 @@ struct shoal_manager_init_req {
 	const json_t *spec;	    /* SwarmSpec to merge over the defaults, may be NULL */
 };
 
-struct shoal_manager;
+/* POST /swarm/join's request, borrowed for the call. */
+struct shoal_manager_join_req {
+	const char *remote_addr;    /* "ip:port" of a manager (the first RemoteAddrs) */
+	const char *token;	    /* SWMTKN-1-... */
+	const char *listen_addr;    /* as for init */
+	const char *advertise_addr; /* as for init */
+};
 
 /* err NULL on success. */
 typedef void (*shoal_manager_done_cb)(void *ctx, const struct shoal_err *err);
@@ -88,6 +118,15 @@ SHOAL_MUST_CHECK int shoal_manager_init(struct shoal_manager *m,
 					const struct shoal_manager_init_req *req,
 					shoal_manager_done_cb cb, void *ctx, struct shoal_err *err);
 
+/* `docker swarm join`: checks the remote's CA against the token, asks the leader to admit
+ * this node and becomes a worker or a manager as the token says. cb once joined (or on
+ * failure, with Docker's texts: "invalid join token", "remote CA does not match
+ * fingerprint...", "A valid join token is necessary...", the 20 s timeout). Errors before
+ * starting (no cb): 503 already in a swarm, 400 bad token or address. */
+SHOAL_MUST_CHECK int shoal_manager_join(struct shoal_manager *m,
+					const struct shoal_manager_join_req *req,
+					shoal_manager_done_cb cb, void *ctx, struct shoal_err *err);
+
 /* Proposes a change set (borrowed: encoded here) and calls cb once it is applied, with the
  * store's error if applying refused it ("update out of sequence"). 503 when not active. */
 SHOAL_MUST_CHECK int shoal_manager_propose(struct shoal_manager *m, const struct shoal_store_tx *tx,
@@ -99,6 +138,19 @@ SHOAL_MUST_CHECK int shoal_manager_propose(struct shoal_manager *m, const struct
 SHOAL_MUST_CHECK int shoal_manager_leave(struct shoal_manager *m, bool force,
 					 shoal_manager_done_cb cb, void *ctx,
 					 struct shoal_err *err);
+
+/* The agent heard this node's object from the dispatcher: if its Spec.Role says this node
+ * should be a manager (worker) while it is a worker (manager, already out of raft), the node
+ * becomes one. node borrowed. */
+void shoal_manager_node_changed(struct shoal_manager *m, const json_t *node);
+
+/* The agent heard the managers' list ([{NodeID, Addr}], borrowed): a worker keeps it (in
+ * state.json too) to find the swarm again after a restart. */
+void shoal_manager_remember_managers(struct shoal_manager *m, const json_t *managers);
+
+/* A node as GET /nodes shows it: Leader and Reachability as raft sees them now, the private
+ * RaftID dropped. A new reference. */
+json_t *shoal_manager_node_json(struct shoal_manager *m, const struct shoal_store_obj *o);
 
 /* GET /swarm: the cluster object with JoinTokens, a new reference; NULL when not active. */
 json_t *shoal_manager_swarm_json(struct shoal_manager *m);

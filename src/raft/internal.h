@@ -26,6 +26,11 @@ struct shoal_raft {
 	bool closing;
 };
 
+/* Fills rt with the transport over the cluster port (transport.c); fini frees what init
+ * allocated, once libraft has closed it. */
+void shoal_raft__transport_init(struct raft_uv_transport *rt, uv_loop_t *loop);
+void shoal_raft__transport_fini(struct raft_uv_transport *rt);
+
 /* Fills out (libraft's FSM, version 2) to call fsm, which is borrowed and must outlive it. */
 void shoal_raft__fsm_init(struct raft_fsm *out, struct shoal_raft_fsm *fsm);
 

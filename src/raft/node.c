@@ -97,11 +97,7 @@ int shoal_raft_open(uv_loop_t *loop, const char *dir, uint64_t id, const char *a
 	r->raft = &r->own;
 	shoal_raft__fsm_init(&r->raft_fsm, fsm);
 
-	rv = raft_uv_tcp_init(&r->transport, loop);
-	if (rv != 0) {
-		raft_error(err, rv, "raft: transport");
-		goto out_free;
-	}
+	shoal_raft__transport_init(&r->transport, loop);
 	rv = raft_uv_init(&r->io, loop, dir, &r->transport);
 	if (rv != 0) {
 		shoal_errorf_sys(err, 500, rv, "raft: %s: %s", dir, r->io.errmsg);
@@ -130,8 +126,7 @@ int shoal_raft_open(uv_loop_t *loop, const char *dir, uint64_t id, const char *a
 out_io:
 	raft_uv_close(&r->io);
 out_transport:
-	raft_uv_tcp_close(&r->transport);
-out_free:
+	shoal_raft__transport_fini(&r->transport);
 	free(r);
 	return -1;
 }
@@ -255,15 +250,47 @@ static struct change_req *change_new(struct shoal_raft *r, raft_id id, shoal_raf
 	return c;
 }
 
+/* The role of server id in the latest configuration, or -1 if it is not there. */
+int shoal_raft_member_role(struct shoal_raft *r, uint64_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < r->raft->configuration.n; i++)
+		if (r->raft->configuration.servers[i].id == id)
+			return r->raft->configuration.servers[i].role;
+	return -1;
+}
+
+bool shoal_raft_changing(struct shoal_raft *r)
+{
+	/* libraft takes one configuration change at a time */
+	return r->raft->configuration_uncommitted_index != 0;
+}
+
 int shoal_raft_add_voter(struct shoal_raft *r, uint64_t id, const char *address,
 			 shoal_raft_change_cb cb, void *ctx, struct shoal_err *err)
 {
 	struct change_req *c;
-	int rv;
+	int role, rv;
 
 	if (r->closing || raft_state(r->raft) != RAFT_LEADER)
 		return raft_error(err, RAFT_NOTLEADER, "raft: add server");
 	c = change_new(r, id, cb, ctx);
+	role = shoal_raft_member_role(r, id);
+	if (role == RAFT_VOTER) {
+		free(c);
+		return shoal_errorf(err, 409, "raft: server %llu is a voter already",
+				    (unsigned long long)id);
+	}
+	if (role >= 0) {
+		/* added before (a leader lost half-way): only the promotion is left */
+		rv = raft_assign(r->raft, &c->req, id, RAFT_VOTER, assign_done);
+		if (rv != 0) {
+			free(c);
+			return raft_error(err, rv, "raft: promote to voter");
+		}
+		return 0;
+	}
 	rv = raft_add(r->raft, &c->req, id, address, add_done);
 	if (rv != 0) {
 		free(c);
@@ -325,7 +352,7 @@ static void raft_closed(struct raft *raft)
 
 	/* libraft has closed the backend's handles by now; these only release memory. */
 	raft_uv_close(&r->io);
-	raft_uv_tcp_close(&r->transport);
+	shoal_raft__transport_fini(&r->transport);
 	uv_close((uv_handle_t *)&r->leader_timer, timer_closed);
 }
 

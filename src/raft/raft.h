@@ -18,6 +18,13 @@
 #define SHOAL_RAFT_NO_LEADER_MSG \
 	"rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online."
 
+/* Raft rides the cluster port (2377) as Docker's does: a peer dials the address it was given
+ * and sends "GET SHOAL_RAFT_UPGRADE_PATH?id=<its id>&address=<its address> HTTP/1.1" with
+ * "Connection: Upgrade" and "Upgrade: SHOAL_RAFT_UPGRADE_PROTO"; the cluster server answers
+ * "101 Switching Protocols" and gives the socket to shoal_raft_accept_fd(). */
+#define SHOAL_RAFT_UPGRADE_PATH	 "/swarm/raft"
+#define SHOAL_RAFT_UPGRADE_PROTO "shoal-raft/1"
+
 /* The replicated state machine, called on the loop thread in log order on every manager.
  *
  * apply: one committed entry (buf borrowed for the call). *result is handed to the proposer's
@@ -82,15 +89,28 @@ int shoal_raft_propose(struct shoal_raft *r, const void *buf, size_t len, shoal_
 		       void *ctx, struct shoal_err *err) SHOAL_MUST_CHECK;
 
 /* Adds server id at address as a voter (libraft adds it as a spare, then promotes it once it
- * has caught up). address borrowed. Leader only (503 otherwise). cb runs when both steps
+ * has caught up; a member already there is only promoted; a voter already: 409). address borrowed. Leader only (503 otherwise). cb runs when both steps
  * are committed, or on the first failure. */
 int shoal_raft_add_voter(struct shoal_raft *r, uint64_t id, const char *address,
 			 shoal_raft_change_cb cb, void *ctx,
 			 struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* The role of server id in the latest configuration (libraft's RAFT_VOTER, RAFT_STANDBY,
+ * RAFT_SPARE), or -1 when it is not a member. */
+int shoal_raft_member_role(struct shoal_raft *r, uint64_t id);
+#define SHOAL_RAFT_VOTER 1 /* RAFT_VOTER */
+
+/* Whether a configuration change is under way (libraft takes one at a time). */
+bool shoal_raft_changing(struct shoal_raft *r);
+
 /* Removes server id from the configuration. Leader only (503 otherwise). */
 int shoal_raft_remove(struct shoal_raft *r, uint64_t id, shoal_raft_change_cb cb, void *ctx,
 		      struct shoal_err *err) SHOAL_MUST_CHECK;
+
+/* Hands libraft a connection a peer opened (after the upgrade answer has been sent); takes
+ * ownership of fd in every case. 503 when raft is not running here (fd closed). */
+int shoal_raft_accept_fd(struct shoal_raft *r, uint64_t id, const char *address, int fd,
+			 struct shoal_err *err) SHOAL_MUST_CHECK;
 
 /* The leader this node knows of: *id 0 and *address NULL if none. address is borrowed. */
 void shoal_raft_leader(struct shoal_raft *r, uint64_t *id, const char **address);

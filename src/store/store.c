@@ -585,7 +585,7 @@ int shoal_store_apply(struct shoal_store *s, const void *buf, size_t len, uint64
 		bad_set(err, root ? "not an array" : jerr.text);
 		goto out;
 	}
-	shoal_time_format_rfc3339nano(ns, now, sizeof(now));
+	shoal_time_format_go(ns, now, sizeof(now));
 	ch = shoal_calloc(json_array_size(root) + 1, sizeof(*ch));
 	json_array_foreach(root, i, op) {
 		if (apply_op(s->db, op, index, now, &ch[n], err) < 0)

@@ -2,6 +2,7 @@
 docker CLI prints for the same daemon (the IDs are the same, so the texts must match)."""
 import json
 import re
+import difflib
 import time
 
 from conftest import DOCKER, SHOAL, free_port, run
@@ -32,7 +33,9 @@ def same(d, *args, mask_tokens=False):
         if last[0] == last[1]:
             return s
         time.sleep(0.2)
-    assert last[0] == last[1], args
+    diff = "\n".join(difflib.unified_diff(last[0][1].splitlines(), last[1][1].splitlines(),
+                                         "shoal", "docker", lineterm=""))
+    assert last[0] == last[1], f"{args}\n{diff}"
     return s
 
 

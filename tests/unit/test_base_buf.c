@@ -52,6 +52,15 @@ static void test_time_rfc3339nano(void **state)
 	assert_string_equal(out, "2016-06-07T21:07:31.171892745Z");
 	shoal_time_format_http(1465333651171892745LL, out, sizeof(out));
 	assert_string_equal(out, "Tue, 07 Jun 2016 21:07:31 GMT");
+	/* Go's RFC3339Nano drops the fraction's trailing zeros, and an empty fraction */
+	shoal_time_format_go(1465333651171892745LL, out, sizeof(out));
+	assert_string_equal(out, "2016-06-07T21:07:31.171892745Z");
+	shoal_time_format_go(1465333651120000000LL, out, sizeof(out));
+	assert_string_equal(out, "2016-06-07T21:07:31.12Z");
+	shoal_time_format_go(1465333651000000000LL, out, sizeof(out));
+	assert_string_equal(out, "2016-06-07T21:07:31Z");
+	shoal_time_format_go(1465333651000000010LL, out, sizeof(out));
+	assert_string_equal(out, "2016-06-07T21:07:31.00000001Z");
 }
 
 /* Docker's since/until accept Unix seconds with a fraction and RFC 3339 times. */
