@@ -110,6 +110,7 @@ void shoal_api_swarm_init(struct shoal_http_req *req)
 	ir.listen_addr = str_field(body, "ListenAddr");
 	ir.advertise_addr = str_field(body, "AdvertiseAddr");
 	ir.spec = json_object_get(body, "Spec");
+	ir.force_new_cluster = json_is_true(json_object_get(body, "ForceNewCluster"));
 	if (shoal_manager_init(m, &ir, init_done, req, &err) < 0)
 		shoal_http_reply_err(req, &err);
 	json_decref(body);

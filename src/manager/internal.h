@@ -60,6 +60,7 @@ struct shoal_manager {
 	uv_timer_t roles_timer; /* starts and stops the leader's components */
 
 	bool raft_closing;
+	bool recover; /* the next raft_up forces a one-voter configuration */
 	bool promoting;	    /* asked the leader to be let into raft */
 	bool raft_changing; /* the leader is adding or removing a raft member */
 	uv_timer_t roles_retry;

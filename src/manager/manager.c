@@ -470,6 +470,7 @@ int shoal_manager__raft_up(struct shoal_manager *m, bool bootstrap, struct shoal
 	if (shoal_raft_open(m->loop, dir, m->raft_id, m->raft_addr, &m->fsm, &o, &m->raft, err) < 0)
 		goto out;
 	if ((bootstrap && shoal_raft_bootstrap(m->raft, err) < 0) ||
+	    (m->recover && shoal_raft_recover(m->raft, err) < 0) ||
 	    shoal_raft_start(m->raft, err) < 0) {
 		/* the raft closes on the loop; the caller's state reset does not touch it */
 		shoal_raft_close(m->raft, NULL, NULL);
@@ -480,8 +481,76 @@ int shoal_manager__raft_up(struct shoal_manager *m, bool bootstrap, struct shoal
 	m->state = SHOAL_MANAGER_PENDING;
 	rv = 0;
 out:
+	m->recover = false;
 	free(dir);
 	return rv;
+}
+
+/* ---- swarm init --force-new-cluster ---- */
+
+static void close_step(struct shoal_manager *m);
+
+static void recover_raft_closed(void *ctx)
+{
+	struct shoal_manager *m = ctx;
+	struct shoal_err err;
+
+	m->raft_closing = false;
+	shoal_store_free(m->store);
+	m->store = NULL;
+	if (m->closing) {
+		free(m->init_buf);
+		m->init_buf = NULL;
+		close_step(m);
+		return;
+	}
+	m->recover = true;
+	if (shoal_manager__raft_up(m, false, &err) < 0) {
+		shoal_log_error("cannot recover the swarm", "error=%s", shoal_log_q(err.msg));
+		free(m->init_buf);
+		m->init_buf = NULL;
+		init_applied(m, &err);
+		return;
+	}
+	shoal_log_info("swarm recovered as a new cluster", "node=%s", m->node_id);
+}
+
+/* The other managers are out of raft now: their ManagerStatus loses its RaftID so the
+ * reconciler does not add them back (they show unreachable until demoted or removed). */
+static int force_new_cluster(struct shoal_manager *m, shoal_manager_done_cb cb, void *ctx,
+			     struct shoal_err *err)
+{
+	struct shoal_store_obj **l;
+	struct shoal_store_tx *tx;
+	size_t n, i;
+
+	if (m->raft == NULL || m->store == NULL || m->init_cb != NULL || m->raft_closing)
+		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_ALREADY_MSG);
+	tx = shoal_store_tx_new();
+	l = shoal_store_list(m->store, SHOAL_STORE_NODE, &n);
+	for (i = 0; i < n; i++) {
+		json_t *node, *ms = json_object_get(l[i]->json, "ManagerStatus");
+
+		if (ms == NULL || strcmp(l[i]->id, m->node_id) == 0)
+			continue;
+		node = json_deep_copy(l[i]->json);
+		json_object_del(json_object_get(node, "ManagerStatus"), "RaftID");
+		json_object_set_new(json_object_get(node, "ManagerStatus"), "Reachability",
+				    json_string("unreachable"));
+		shoal_store_tx_update(tx, SHOAL_STORE_NODE, node, l[i]->version);
+	}
+	free(l);
+	free(m->init_buf);
+	m->init_buf = shoal_store_tx_encode(tx, &m->init_len);
+	shoal_store_tx_free(tx);
+	m->init_cb = cb;
+	m->init_ctx = ctx;
+	shoal_manager__dispatcher_stop(m);
+	m->state = SHOAL_MANAGER_PENDING;
+	m->raft_closing = true;
+	shoal_raft_close(m->raft, recover_raft_closed, m);
+	m->raft = NULL;
+	return 0;
 }
 
 /* What state.json keeps: who this node is in the swarm. A new reference. */
@@ -505,6 +574,9 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	uint64_t rid = 0;
 	int rv = -1;
 
+	if (req->force_new_cluster && m->raft_id != 0 && !m->closing &&
+	    (m->state == SHOAL_MANAGER_ACTIVE || m->state == SHOAL_MANAGER_PENDING))
+		return force_new_cluster(m, cb, ctx, err);
 	if (m->state != SHOAL_MANAGER_INACTIVE || m->closing)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_ALREADY_MSG);
 	if (shoal_manager__split_addr(req->listen_addr && *req->listen_addr ? req->listen_addr :
@@ -828,8 +900,6 @@ json_t *shoal_manager_info_json(struct shoal_manager *m)
 }
 
 /* ---- leave and close ---- */
-
-static void close_step(struct shoal_manager *m);
 
 static void rm_work(uv_work_t *w)
 {

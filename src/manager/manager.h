@@ -76,6 +76,7 @@ struct shoal_manager_init_req {
 	const char *listen_addr;    /* "ip:port", "ip" or NULL: 0.0.0.0:2377 */
 	const char *advertise_addr; /* "ip" or "ip:port" or NULL: see shoal_manager_init */
 	const json_t *spec;	    /* SwarmSpec to merge over the defaults, may be NULL */
+	bool force_new_cluster;	    /* on a manager: become the only voter, keeping the state */
 };
 
 /* POST /swarm/join's request, borrowed for the call. */

@@ -146,6 +146,21 @@ int shoal_raft_bootstrap(struct shoal_raft *r, struct shoal_err *err)
 	return 0;
 }
 
+int shoal_raft_recover(struct shoal_raft *r, struct shoal_err *err)
+{
+	struct raft_configuration conf;
+	int rv;
+
+	raft_configuration_init(&conf);
+	rv = raft_configuration_add(&conf, r->raft->id, r->raft->address, RAFT_VOTER);
+	if (rv == 0)
+		rv = raft_recover(r->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv != 0)
+		return shoal_errorf_sys(err, 500, rv, "raft: recover: %s", raft_errmsg(r->raft));
+	return 0;
+}
+
 int shoal_raft_start(struct shoal_raft *r, struct shoal_err *err)
 {
 	int rv;

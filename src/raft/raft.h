@@ -71,6 +71,10 @@ int shoal_raft_open(uv_loop_t *loop, const char *dir, uint64_t id, const char *a
  * Before shoal_raft_start, on an empty dir only: otherwise 409. */
 int shoal_raft_bootstrap(struct shoal_raft *r, struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* Makes this node the single voter of its cluster, whatever the log said (`swarm init
+ * --force-new-cluster` on a survivor). Before shoal_raft_start only. */
+int shoal_raft_recover(struct shoal_raft *r, struct shoal_err *err) SHOAL_MUST_CHECK;
+
 /* Loads the snapshot and log from dir (restore, then replay as entries commit), starts the
  * transport and the leader watch. A node that was neither bootstrapped nor added waits for
  * a leader to contact it. */

@@ -189,3 +189,25 @@ def test_leave_and_rejoin(machines):
     assert wait_until(lambda: sorted(ok(docker(machines, 
         "node1", "node", "ls", "--format", "{{.Hostname}} {{.Status}}")).split("\n")) ==
         sorted(["node1 Ready", "node2 Down", "node2 Ready", ""]), 20), r
+
+
+# The last manager standing of three recovers the swarm with --force-new-cluster: it keeps
+# the state (a label written before), leads alone, and writes work again.
+def test_force_new_cluster(machines):
+    cluster(machines)
+    ok(docker(machines, "node1", "node", "promote", "node2", "node3"))
+    assert wait_until(lambda: [v[2] for v in nodes(machines).values()].count("Reachable")
+                      == 2, 20), nodes(machines)
+    ok(docker(machines, "node1", "node", "update", "--label-add", "kept=yes", "node1"))
+    machines("kill", "node2")
+    machines("kill", "node3")
+    r = docker(machines, "node1", "node", "update", "--label-add", "x=1", "node1", timeout=90)
+    assert r.returncode != 0 and NO_LEADER in r.stderr, r.stderr
+    ip1 = machines.ip("node1")
+    ok(docker(machines, "node1", "swarm", "init", "--force-new-cluster", "--advertise-addr",
+              ip1))
+    assert wait_until(lambda: docker(machines, "node1", "node", "update", "--label-add",
+                                     "x=2", "node1").returncode == 0, 20)
+    out = json.loads(ok(docker(machines, "node1", "node", "inspect", "node1")))[0]
+    assert out["Spec"]["Labels"] == {"kept": "yes", "x": "2"}
+    assert nodes(machines)["node1"][2] == "Leader"
