@@ -69,6 +69,13 @@ static const struct shoal_http_route routes[] = {
 	/* test-only: 404 unless shoald runs with --debug-agent-api */
 	{ "POST", "/_shoal/agent/assign", shoal_api_agent_assign, 0 },
 	{ "GET", "/_shoal/agent/reports", shoal_api_agent_reports, 0 },
+	{ "GET", "/services", shoal_api_services_list, 0 },
+	{ "POST", "/services/create", shoal_api_services_create, 0 },
+	{ "GET", "/services/{id}", shoal_api_services_inspect, 0 },
+	{ "POST", "/services/{id}/update", shoal_api_services_update, 0 },
+	{ "DELETE", "/services/{id}", shoal_api_services_delete, 0 },
+	{ "GET", "/tasks", shoal_api_tasks_list, 0 },
+	{ "GET", "/tasks/{id}", shoal_api_tasks_inspect, 0 },
 };
 
 static const struct shoal_http_router router = {

@@ -190,6 +190,13 @@ void shoal_api_agent_reports(struct shoal_http_req *req);
 /* The executor's report callback for cfg.agent (ctx: the API): keeps the reports for
  * GET /_shoal/agent/reports. Takes ownership of status. */
 void shoal_api_agent_report(void *ctx, const char *task_id, json_t *status);
+void shoal_api_services_list(struct shoal_http_req *req);
+void shoal_api_services_create(struct shoal_http_req *req);
+void shoal_api_services_inspect(struct shoal_http_req *req);
+void shoal_api_services_update(struct shoal_http_req *req);
+void shoal_api_services_delete(struct shoal_http_req *req);
+void shoal_api_tasks_list(struct shoal_http_req *req);
+void shoal_api_tasks_inspect(struct shoal_http_req *req);
 
 /* Parses ?version= (Docker's "invalid <what> version '<v>': strconv.ParseUint: ..." 400). */
 int shoal_api_parse_version(struct shoal_http_req *req, const char *what, uint64_t *out,
