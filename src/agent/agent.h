@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "store/store.h"
 
 struct shoal_engine;
 struct shoal_agent_exec;
@@ -72,30 +73,6 @@ void shoal_agent_exec_close(struct shoal_agent_exec *x, shoal_agent_close_cb cb,
 
 /* ---- exposed for unit tests ---- */
 
-/* Task states with swarmkit's values (api/types.proto), whose order is the lamport order
- * of a task's life. */
-enum shoal_agent_task_state {
-	SHOAL_AGENT_TASK_NEW = 0,
-	SHOAL_AGENT_TASK_PENDING = 64,
-	SHOAL_AGENT_TASK_ASSIGNED = 192,
-	SHOAL_AGENT_TASK_ACCEPTED = 256,
-	SHOAL_AGENT_TASK_PREPARING = 320,
-	SHOAL_AGENT_TASK_READY = 384,
-	SHOAL_AGENT_TASK_STARTING = 448,
-	SHOAL_AGENT_TASK_RUNNING = 512,
-	SHOAL_AGENT_TASK_COMPLETE = 576,
-	SHOAL_AGENT_TASK_SHUTDOWN = 640,
-	SHOAL_AGENT_TASK_FAILED = 704,
-	SHOAL_AGENT_TASK_REJECTED = 768,
-	SHOAL_AGENT_TASK_REMOVE = 800,
-	SHOAL_AGENT_TASK_ORPHANED = 832,
-};
-
-/* "running", ...; NULL for a value that is no state. */
-const char *shoal_agent_task_state_name(enum shoal_agent_task_state s);
-/* The state named s, or -1 (NULL, unknown names). */
-int shoal_agent_task_state_parse(const char *s);
-
 /* The container name of a task: its Name when set, else <service>.<slot>.<task ID>, or
  * <service>.<node ID>.<task ID> for a global service's task (no slot). node_id stands in
  * for a task without NodeID. A new string. */
@@ -113,8 +90,7 @@ json_t *shoal_agent_container_body(const json_t *task, const char *node_id, stru
 
 /* Docker's Task.Status for a report (see shoal_agent_report_cb): err and container_id may
  * be NULL (no "Err", no "ContainerStatus"). A new reference. */
-json_t *shoal_agent_status_json(enum shoal_agent_task_state state, const char *message,
-				const char *err, const char *container_id, int pid, int exit_code,
-				int64_t now_ns);
+json_t *shoal_agent_status_json(enum shoal_task_state state, const char *message, const char *err,
+				const char *container_id, int pid, int exit_code, int64_t now_ns);
 
 #endif

@@ -33,48 +33,35 @@
 /* ---- task states ---- */
 
 static const struct {
-	enum shoal_agent_task_state state;
-	const char *name;
+	enum shoal_task_state state;
 	const char *message; /* what the agent says on reaching it; NULL: not the agent's */
 } states[] = {
-	{ SHOAL_AGENT_TASK_NEW, "new", NULL },
-	{ SHOAL_AGENT_TASK_PENDING, "pending", NULL },
-	{ SHOAL_AGENT_TASK_ASSIGNED, "assigned", NULL },
-	{ SHOAL_AGENT_TASK_ACCEPTED, "accepted", "accepted" },
-	{ SHOAL_AGENT_TASK_PREPARING, "preparing", "preparing" },
-	{ SHOAL_AGENT_TASK_READY, "ready", "prepared" },
-	{ SHOAL_AGENT_TASK_STARTING, "starting", "starting" },
-	{ SHOAL_AGENT_TASK_RUNNING, "running", "started" },
-	{ SHOAL_AGENT_TASK_COMPLETE, "complete", "finished" },
-	{ SHOAL_AGENT_TASK_SHUTDOWN, "shutdown", "shutdown" },
+	{ SHOAL_TASK_NEW, NULL },
+	{ SHOAL_TASK_PENDING, NULL },
+	{ SHOAL_TASK_ASSIGNED, NULL },
+	{ SHOAL_TASK_ACCEPTED, "accepted" },
+	{ SHOAL_TASK_PREPARING, "preparing" },
+	{ SHOAL_TASK_READY, "prepared" },
+	{ SHOAL_TASK_STARTING, "starting" },
+	{ SHOAL_TASK_RUNNING, "started" },
+	{ SHOAL_TASK_COMPLETE, "finished" },
+	{ SHOAL_TASK_SHUTDOWN, "shutdown" },
 	/* swarmkit keeps the message of the state the error ended: Err says why */
-	{ SHOAL_AGENT_TASK_FAILED, "failed", NULL },
-	{ SHOAL_AGENT_TASK_REJECTED, "rejected", NULL },
-	{ SHOAL_AGENT_TASK_REMOVE, "remove", NULL },
-	{ SHOAL_AGENT_TASK_ORPHANED, "orphaned", NULL },
+	{ SHOAL_TASK_FAILED, NULL },
+	{ SHOAL_TASK_REJECTED, NULL },
+	{ SHOAL_TASK_REMOVE, NULL },
+	{ SHOAL_TASK_ORPHANED, NULL },
 };
 
-const char *shoal_agent_task_state_name(enum shoal_agent_task_state s)
+/* The state named s, or -1 (NULL, unknown names). */
+static int state_parse(const char *s)
 {
-	size_t i;
+	enum shoal_task_state st;
 
-	for (i = 0; i < SHOAL_ARRAY_SIZE(states); i++)
-		if (states[i].state == s)
-			return states[i].name;
-	return NULL;
+	return shoal_task_state_parse(s, &st) == 0 ? (int)st : -1;
 }
 
-int shoal_agent_task_state_parse(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && i < SHOAL_ARRAY_SIZE(states); i++)
-		if (strcmp(states[i].name, s) == 0)
-			return (int)states[i].state;
-	return -1;
-}
-
-static const char *state_message(enum shoal_agent_task_state s)
+static const char *state_message(enum shoal_task_state s)
 {
 	size_t i;
 
@@ -292,17 +279,15 @@ json_t *shoal_agent_container_body(const json_t *task, const char *node_id, stru
 	return body;
 }
 
-json_t *shoal_agent_status_json(enum shoal_agent_task_state state, const char *message,
-				const char *err, const char *container_id, int pid, int exit_code,
-				int64_t now_ns)
+json_t *shoal_agent_status_json(enum shoal_task_state state, const char *message, const char *err,
+				const char *container_id, int pid, int exit_code, int64_t now_ns)
 {
 	char ts[64];
 	json_t *st;
 
 	shoal_time_format_go(now_ns, ts, sizeof(ts));
-	st = json_pack("{s:s, s:s, s:s}", "Timestamp", ts, "State",
-		       shoal_agent_task_state_name(state), "Message",
-		       message != NULL ? message : "");
+	st = json_pack("{s:s, s:s, s:s}", "Timestamp", ts, "State", shoal_task_state_name(state),
+		       "Message", message != NULL ? message : "");
 	if (err != NULL)
 		json_object_set_new(st, "Err", json_string(err));
 	if (container_id != NULL && container_id[0] != '\0')
@@ -330,14 +315,14 @@ struct task {
 	json_t *obj;  /* the task as last assigned (a reference); NULL for an orphan */
 	char *name;   /* its container's name */
 	char cid[65]; /* its container's ID, "" until it has one */
-	enum shoal_agent_task_state observed; /* as last reported, or as the task said */
-	const char *message;		      /* Message of the last report (static) */
-	int exit_code;			      /* the container's, once it exited */
-	bool exited;			      /* a waiter saw it stop */
-	char *start_err;		      /* why the start failed */
-	int start_pid;			      /* its process, once the start succeeded */
-	bool held;			      /* the start left it to a health check */
-	struct op *op;			      /* the engine call in flight */
+	enum shoal_task_state observed; /* as last reported, or as the task said */
+	const char *message;		/* Message of the last report (static) */
+	int exit_code;			/* the container's, once it exited */
+	bool exited;			/* a waiter saw it stop */
+	char *start_err;		/* why the start failed */
+	int start_pid;			/* its process, once the start succeeded */
+	bool held;			/* the start left it to a health check */
+	struct op *op;			/* the engine call in flight */
 	struct shoal_container_waiter *waiter;
 	bool in_set;	/* in the last assignment set */
 	bool looked;	/* searched for a container a previous shoald made */
@@ -398,14 +383,14 @@ static struct task *op_end(struct op *op)
 static struct task *task_new(struct shoal_agent_exec *x, const char *id, const json_t *obj)
 {
 	struct task *t = shoal_calloc(1, sizeof(*t));
-	int st = shoal_agent_task_state_parse(str(json_object_get(obj, "Status"), "State"));
+	int st = state_parse(str(json_object_get(obj, "Status"), "State"));
 
 	t->x = x;
 	t->id = shoal_strdup(id);
 	t->obj = json_incref((json_t *)obj);
 	t->name = obj != NULL ? shoal_agent_container_name(obj, x->node_id) : shoal_strdup(id);
 	/* the manager's last word is where this executor starts from (a restarted shoald) */
-	t->observed = st >= 0 ? (enum shoal_agent_task_state)st : SHOAL_AGENT_TASK_NEW;
+	t->observed = st >= 0 ? (enum shoal_task_state)st : SHOAL_TASK_NEW;
 	t->message = state_message(t->observed);
 	if (t->message == NULL)
 		t->message = "";
@@ -440,17 +425,17 @@ static struct task *task_find(struct shoal_agent_exec *x, const char *id)
 	return NULL;
 }
 
-static enum shoal_agent_task_state desired_state(const struct task *t)
+static enum shoal_task_state desired_state(const struct task *t)
 {
 	int d;
 
 	if (!t->in_set)
-		return SHOAL_AGENT_TASK_REMOVE;
-	d = shoal_agent_task_state_parse(str(t->obj, "DesiredState"));
-	return d >= 0 ? (enum shoal_agent_task_state)d : SHOAL_AGENT_TASK_RUNNING;
+		return SHOAL_TASK_REMOVE;
+	d = state_parse(str(t->obj, "DesiredState"));
+	return d >= 0 ? (enum shoal_task_state)d : SHOAL_TASK_RUNNING;
 }
 
-static void say(struct task *t, enum shoal_agent_task_state state, const char *err, int pid)
+static void say(struct task *t, enum shoal_task_state state, const char *err, int pid)
 {
 	struct shoal_agent_exec *x = t->x;
 	const char *msg = state_message(state);
@@ -461,12 +446,12 @@ static void say(struct task *t, enum shoal_agent_task_state state, const char *e
 	if (msg == NULL)
 		msg = t->message;
 	status = shoal_agent_status_json(state, msg, err, t->cid, pid,
-					 state >= SHOAL_AGENT_TASK_COMPLETE ? t->exit_code : 0,
+					 state >= SHOAL_TASK_COMPLETE ? t->exit_code : 0,
 					 shoal_time_now_ns());
 	t->observed = state;
 	t->message = msg;
 	shoal_log_info("task state", "task=%s state=%s container=%.12s%s%s", t->id,
-		       shoal_agent_task_state_name(state), t->cid, err != NULL ? " error=" : "",
+		       shoal_task_state_name(state), t->cid, err != NULL ? " error=" : "",
 		       err != NULL ? shoal_log_q(err) : "");
 	x->report(x->ctx, t->id, status);
 }
@@ -617,12 +602,12 @@ static bool exited(struct task *t, int exit_code)
 	if (t->unhealthy) {
 		snprintf(msg, sizeof(msg),
 			 "task: non-zero exit (%d): dockerexec: unhealthy container", exit_code);
-		say(t, SHOAL_AGENT_TASK_FAILED, msg, 0);
+		say(t, SHOAL_TASK_FAILED, msg, 0);
 	} else if (exit_code == 0) {
-		say(t, SHOAL_AGENT_TASK_COMPLETE, NULL, 0);
+		say(t, SHOAL_TASK_COMPLETE, NULL, 0);
 	} else {
 		snprintf(msg, sizeof(msg), "task: non-zero exit (%d)", exit_code);
-		say(t, SHOAL_AGENT_TASK_FAILED, msg, 0);
+		say(t, SHOAL_TASK_FAILED, msg, 0);
 	}
 	return false;
 }
@@ -636,13 +621,12 @@ static bool lost(struct task *t)
 	if (t->exited)
 		return exited(t, t->exit_code);
 	snprintf(msg, sizeof(msg), "No such container: %s", t->name);
-	say(t, SHOAL_AGENT_TASK_FAILED, msg, 0);
+	say(t, SHOAL_TASK_FAILED, msg, 0);
 	return false;
 }
 
 /* Desired shutdown or remove, or no longer assigned: stop, say so, remove if it goes. */
-static bool wind_down(struct task *t, struct shoal_container *c,
-		      enum shoal_agent_task_state desired)
+static bool wind_down(struct task *t, struct shoal_container *c, enum shoal_task_state desired)
 {
 	if (c != NULL && is_running(c)) {
 		if (c->removing) {
@@ -651,12 +635,12 @@ static bool wind_down(struct task *t, struct shoal_container *c,
 		}
 		return stop(t, c);
 	}
-	if (t->in_set && t->observed < SHOAL_AGENT_TASK_COMPLETE) {
+	if (t->in_set && t->observed < SHOAL_TASK_COMPLETE) {
 		if (c != NULL)
 			t->exit_code = c->exit_code;
-		say(t, SHOAL_AGENT_TASK_SHUTDOWN, NULL, 0);
+		say(t, SHOAL_TASK_SHUTDOWN, NULL, 0);
 	}
-	if (desired == SHOAL_AGENT_TASK_REMOVE && c != NULL && !c->removing)
+	if (desired == SHOAL_TASK_REMOVE && c != NULL && !c->removing)
 		return remove_container(t, c);
 	if (!t->in_set)
 		t->forget = true;
@@ -676,20 +660,20 @@ static bool prepare(struct task *t)
 	if (image == NULL || shoal_engine_image_find(x->e, image, &err) == NULL) {
 		if (image == NULL)
 			shoal_errorf(&err, 400, "dockerexec: image reference not supported");
-		say(t, SHOAL_AGENT_TASK_REJECTED, err.msg, 0);
+		say(t, SHOAL_TASK_REJECTED, err.msg, 0);
 		return false;
 	}
 	body = shoal_agent_container_body(t->obj, x->node_id, &err);
 	c = body != NULL ? shoal_engine_container_create(x->e, t->name, body, NULL, &err) : NULL;
 	json_decref(body);
 	if (c == NULL) {
-		say(t, SHOAL_AGENT_TASK_REJECTED, err.msg, 0);
+		say(t, SHOAL_TASK_REJECTED, err.msg, 0);
 		return false;
 	}
 	memcpy(t->cid, c->id, sizeof(t->cid));
 	t->exited = false;
-	if (t->observed < SHOAL_AGENT_TASK_READY)
-		say(t, SHOAL_AGENT_TASK_READY, NULL, 0);
+	if (t->observed < SHOAL_TASK_READY)
+		say(t, SHOAL_TASK_READY, NULL, 0);
 	return true;
 }
 
@@ -699,7 +683,7 @@ static bool start(struct task *t, struct shoal_container *c)
 	struct shoal_err err;
 	struct op *op;
 
-	say(t, SHOAL_AGENT_TASK_STARTING, NULL, 0);
+	say(t, SHOAL_TASK_STARTING, NULL, 0);
 	op = op_new(t);
 	if (shoal_engine_container_start(c, started, op, &err) == 0)
 		return false;
@@ -720,14 +704,14 @@ static bool watch_run(struct task *t, struct shoal_container *c)
 		if (c != NULL)
 			t->exit_code = c->exit_code;
 		snprintf(msg, sizeof(msg), "starting container failed: %s", t->start_err);
-		say(t, SHOAL_AGENT_TASK_FAILED, msg, 0);
+		say(t, SHOAL_TASK_FAILED, msg, 0);
 		return false;
 	}
 	/* swarmkit says running once the start succeeded, even of a container that has
 	 * exited by the time we look */
-	if (t->observed == SHOAL_AGENT_TASK_STARTING && t->start_pid > 0 && !t->held &&
+	if (t->observed == SHOAL_TASK_STARTING && t->start_pid > 0 && !t->held &&
 	    (c == NULL || !is_running(c)))
-		say(t, SHOAL_AGENT_TASK_RUNNING, NULL, t->start_pid);
+		say(t, SHOAL_TASK_RUNNING, NULL, t->start_pid);
 	if (c == NULL)
 		return lost(t);
 	if (!is_running(c))
@@ -738,8 +722,8 @@ static bool watch_run(struct task *t, struct shoal_container *c)
 		return stop(t, c);
 	}
 	watch(t, c);
-	if (t->observed == SHOAL_AGENT_TASK_STARTING && (h == NULL || strcmp(h, "healthy") == 0)) {
-		say(t, SHOAL_AGENT_TASK_RUNNING, NULL, c->pid);
+	if (t->observed == SHOAL_TASK_STARTING && (h == NULL || strcmp(h, "healthy") == 0)) {
+		say(t, SHOAL_TASK_RUNNING, NULL, c->pid);
 		return true;
 	}
 	return false;
@@ -747,7 +731,7 @@ static bool watch_run(struct task *t, struct shoal_container *c)
 
 /* A task seen for the first time may have a container already: a previous shoald made it
  * and it outlived that shoald under its shim. Takes it over and reports what it is now. */
-static bool adopt(struct task *t, enum shoal_agent_task_state desired)
+static bool adopt(struct task *t, enum shoal_task_state desired)
 {
 	struct shoal_container *c = container_by_task_id(t->x->e, t->id);
 
@@ -757,30 +741,30 @@ static bool adopt(struct task *t, enum shoal_agent_task_state desired)
 	shoal_log_info("adopting container", "task=%s container=%.12s state=%s", t->id, c->id,
 		       shoal_container_state_name(c->state));
 	/* what is over stays over; what should stop, wind_down stops */
-	if (t->observed >= SHOAL_AGENT_TASK_COMPLETE || desired >= SHOAL_AGENT_TASK_SHUTDOWN)
+	if (t->observed >= SHOAL_TASK_COMPLETE || desired >= SHOAL_TASK_SHUTDOWN)
 		return true;
 	if (is_running(c)) {
 		const char *h = health(c);
 
 		if (h != NULL && strcmp(h, "healthy") != 0) {
-			if (t->observed < SHOAL_AGENT_TASK_STARTING)
-				say(t, SHOAL_AGENT_TASK_STARTING, NULL, 0);
+			if (t->observed < SHOAL_TASK_STARTING)
+				say(t, SHOAL_TASK_STARTING, NULL, 0);
 		} else {
-			say(t, SHOAL_AGENT_TASK_RUNNING, NULL, c->pid);
+			say(t, SHOAL_TASK_RUNNING, NULL, c->pid);
 		}
 		return true;
 	}
 	if (c->has_been_started)
 		return exited(t, c->exit_code);
-	if (t->observed < SHOAL_AGENT_TASK_READY)
-		say(t, SHOAL_AGENT_TASK_READY, NULL, 0);
+	if (t->observed < SHOAL_TASK_READY)
+		say(t, SHOAL_TASK_READY, NULL, 0);
 	return true;
 }
 
 /* One move of a task along swarmkit's controller (SWARM-SPEC §2). */
 static bool advance(struct task *t)
 {
-	enum shoal_agent_task_state desired = desired_state(t);
+	enum shoal_task_state desired = desired_state(t);
 	struct shoal_container *c;
 
 	if (t->op != NULL || t->forget)
@@ -791,31 +775,31 @@ static bool advance(struct task *t)
 			return true;
 	}
 	c = task_container(t);
-	if (desired >= SHOAL_AGENT_TASK_SHUTDOWN)
+	if (desired >= SHOAL_TASK_SHUTDOWN)
 		return wind_down(t, c, desired);
-	if (t->observed >= SHOAL_AGENT_TASK_COMPLETE)
+	if (t->observed >= SHOAL_TASK_COMPLETE)
 		return false;
-	if (t->observed < SHOAL_AGENT_TASK_ACCEPTED) {
-		say(t, SHOAL_AGENT_TASK_ACCEPTED, NULL, 0);
+	if (t->observed < SHOAL_TASK_ACCEPTED) {
+		say(t, SHOAL_TASK_ACCEPTED, NULL, 0);
 		return true;
 	}
 	switch (t->observed) {
-	case SHOAL_AGENT_TASK_ACCEPTED:
-		if (desired <= SHOAL_AGENT_TASK_ACCEPTED)
+	case SHOAL_TASK_ACCEPTED:
+		if (desired <= SHOAL_TASK_ACCEPTED)
 			return false;
-		say(t, SHOAL_AGENT_TASK_PREPARING, NULL, 0);
+		say(t, SHOAL_TASK_PREPARING, NULL, 0);
 		return true;
-	case SHOAL_AGENT_TASK_PREPARING:
+	case SHOAL_TASK_PREPARING:
 		return prepare(t);
-	case SHOAL_AGENT_TASK_READY:
+	case SHOAL_TASK_READY:
 		/* a container lost before its start is made again */
 		if (c == NULL)
 			return prepare(t);
-		if (desired <= SHOAL_AGENT_TASK_READY)
+		if (desired <= SHOAL_TASK_READY)
 			return false;
 		return start(t, c);
-	case SHOAL_AGENT_TASK_STARTING:
-	case SHOAL_AGENT_TASK_RUNNING:
+	case SHOAL_TASK_STARTING:
+	case SHOAL_TASK_RUNNING:
 		return watch_run(t, c);
 	default:
 		return false;
@@ -861,7 +845,7 @@ static void orphans_remove(struct shoal_agent_exec *x)
 		t = task_new(x, id, NULL);
 		memcpy(t->cid, c->id, sizeof(t->cid));
 		t->looked = true;
-		t->observed = SHOAL_AGENT_TASK_COMPLETE;
+		t->observed = SHOAL_TASK_COMPLETE;
 		mark(t);
 	}
 }

@@ -169,19 +169,11 @@ static void dnode_drop(struct dnode *d)
 
 /* ---- assignments ---- */
 
-static const char *const task_states[] = {
-	"new",	   "pending",  "assigned", "accepted", "preparing", "ready",  "starting",
-	"running", "complete", "shutdown", "failed",   "rejected",  "remove", "orphaned",
-};
-
 int shoal_manager__task_state_rank(const char *state)
 {
-	size_t i;
+	enum shoal_task_state st;
 
-	for (i = 0; state != NULL && i < SHOAL_ARRAY_SIZE(task_states); i++)
-		if (strcmp(task_states[i], state) == 0)
-			return (int)i;
-	return -1;
+	return shoal_task_state_parse(state, &st) == 0 ? (int)st : -1;
 }
 
 static json_t *assignments(struct shoal_manager *m, const char *node_id)
@@ -196,9 +188,23 @@ static json_t *assignments(struct shoal_manager *m, const char *node_id)
 		const char *st = json_string_value(
 			json_object_get(json_object_get(l[i]->json, "Status"), "State"));
 
-		if (shoal_manager__task_state_rank(st) >=
-		    shoal_manager__task_state_rank("assigned"))
-			json_array_append(tasks, l[i]->json);
+		const char *sid = json_string_value(json_object_get(l[i]->json, "ServiceID"));
+		struct shoal_store_obj *svc;
+		json_t *t;
+
+		if (shoal_manager__task_state_rank(st) < shoal_manager__task_state_rank("assigned"))
+			continue;
+		/* the agent names containers after the service, which the Engine API's task
+		 * does not carry: swarmkit's dispatcher sends its annotations along */
+		t = json_deep_copy(l[i]->json);
+		svc = sid != NULL ? shoal_store_get(m->store, SHOAL_STORE_SERVICE, sid) : NULL;
+		if (svc != NULL)
+			json_object_set_new(
+				t, "ServiceAnnotations",
+				json_pack("{s:O?}", "Name",
+					  json_object_get(json_object_get(svc->json, "Spec"),
+							  "Name")));
+		json_array_append_new(tasks, t);
 	}
 	free(l);
 	node = shoal_store_get(m->store, SHOAL_STORE_NODE, node_id);

@@ -11,6 +11,8 @@
 #include "http/http.h"
 #include "raft/raft.h"
 
+struct shoal_orch_uv;
+
 struct shoal_manager {
 	uv_loop_t *loop;
 	char *data_root, *swarm_dir, *hostname, *engine_version;
@@ -58,9 +60,11 @@ struct shoal_manager {
 	bool roles_dirty; /* a node changed: demotions to look at */
 
 	uv_timer_t roles_timer; /* starts and stops the leader's components */
+	struct shoal_orch_uv *orch;
+	bool barrier_pending, barrier_ok; /* this term's barrier, before the orchestrator */
 
 	bool raft_closing;
-	bool recover; /* the next raft_up forces a one-voter configuration */
+	bool recover;	    /* the next raft_up forces a one-voter configuration */
 	bool promoting;	    /* asked the leader to be let into raft */
 	bool raft_changing; /* the leader is adding or removing a raft member */
 	uv_timer_t roles_retry;
@@ -135,6 +139,8 @@ int shoal_manager__propose_bytes(struct shoal_manager *m, const char *buf, size_
 				 shoal_manager_done_cb cb, void *ctx,
 				 struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* Stops the dispatcher and the orchestrator (leadership lost, leaving, closing). */
+void shoal_manager__leader_parts_stop(struct shoal_manager *m);
 /* Starts or stops the leader's components on a later turn, as leadership now says. */
 void shoal_manager__roles_check(struct shoal_manager *m);
 
@@ -157,7 +163,7 @@ void shoal_manager__dispatcher_close(struct shoal_manager *m, uv_close_cb cb);
 void shoal_manager__route_session(struct shoal_http_req *req);
 void shoal_manager__route_heartbeat(struct shoal_http_req *req);
 void shoal_manager__route_status(struct shoal_http_req *req);
-/* A task state's place in swarmkit's order (new = 0 ... orphaned), -1 if unknown. */
+/* A task state's place in swarmkit's order (its enum shoal_task_state), -1 if unknown. */
 int shoal_manager__task_state_rank(const char *state);
 
 /* The FSM glue, exposed for unit tests: apply (at the store's index + 1), snapshot, restore. */

@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "manager/orchestrator.h"
 
 #define SHOAL_LOG_MODULE "manager"
 
@@ -219,16 +220,62 @@ void shoal_manager__member_changed(struct shoal_manager *m)
 
 /* ---- what the leader runs ---- */
 
+static int orch_propose(void *data, const struct shoal_store_tx *tx, shoal_orch_done_cb cb,
+			void *ctx, struct shoal_err *err)
+{
+	return shoal_manager_propose(data, tx, cb, ctx, err);
+}
+
+static void barrier_done(void *ctx, const struct shoal_err *err)
+{
+	struct shoal_manager *m = ctx;
+
+	m->barrier_pending = false;
+	if (err != NULL) {
+		shoal_log_warn("raft barrier failed", "error=%s", shoal_log_q(err->msg));
+		return; /* leadership lost: the next leader check decides */
+	}
+	m->barrier_ok = true;
+	shoal_manager__roles_check(m);
+}
+
+void shoal_manager__leader_parts_stop(struct shoal_manager *m)
+{
+	shoal_manager__dispatcher_stop(m);
+	if (m->orch != NULL) {
+		shoal_orch_stop(m->orch, NULL, NULL);
+		m->orch = NULL;
+		shoal_log_info("orchestrator stopped", "%s", "");
+	}
+	m->barrier_ok = false;
+}
+
 static void roles_run(uv_timer_t *t)
 {
 	struct shoal_manager *m = container_of(t, struct shoal_manager, roles_timer);
 	bool lead = !m->closing && m->state == SHOAL_MANAGER_ACTIVE && m->raft != NULL &&
 		    shoal_raft_is_leader(m->raft);
+	struct shoal_err err;
 
-	if (lead)
-		shoal_manager__dispatcher_start(m);
-	else
-		shoal_manager__dispatcher_stop(m);
+	if (!lead) {
+		shoal_manager__leader_parts_stop(m);
+		return;
+	}
+	shoal_manager__dispatcher_start(m);
+	if (m->orch != NULL)
+		return;
+	/* the orchestrator must see every entry earlier terms committed, or it could fill a
+	 * slot whose task is still on its way through the log */
+	if (m->barrier_ok) {
+		m->orch = shoal_orch_start(m->loop, m->store, orch_propose, m);
+		shoal_log_info("orchestrator started", "%s", "");
+	} else if (!m->barrier_pending) {
+		m->barrier_pending = true;
+		if (shoal_raft_barrier(m->raft, barrier_done, m, &err) < 0) {
+			m->barrier_pending = false;
+			shoal_log_warn("raft barrier refused", "error=%s", shoal_log_q(err.msg));
+		}
+	}
 }
 
 /* The leader's components start and stop on a later turn: leadership and the store change
@@ -322,6 +369,8 @@ static void on_leader(void *ctx, uint64_t leader_id, bool is_leader)
 	(void)leader_id;
 	if (m->state == SHOAL_MANAGER_LEAVING)
 		return;
+	if (!is_leader)
+		m->barrier_ok = false; /* a later term needs its own barrier */
 	shoal_manager__roles_check(m);
 	if (!is_leader) {
 		/* a follower with the store serves reads and forwards writes */
@@ -545,7 +594,7 @@ static int force_new_cluster(struct shoal_manager *m, shoal_manager_done_cb cb, 
 	shoal_store_tx_free(tx);
 	m->init_cb = cb;
 	m->init_ctx = ctx;
-	shoal_manager__dispatcher_stop(m);
+	shoal_manager__leader_parts_stop(m);
 	m->state = SHOAL_MANAGER_PENDING;
 	m->raft_closing = true;
 	shoal_raft_close(m->raft, recover_raft_closed, m);
@@ -968,7 +1017,7 @@ int shoal_manager_leave(struct shoal_manager *m, bool force, shoal_manager_done_
 		return 0;
 	}
 	m->state = SHOAL_MANAGER_LEAVING;
-	shoal_manager__dispatcher_stop(m);
+	shoal_manager__leader_parts_stop(m);
 	if (m->init_cb != NULL) {
 		shoal_errorf(&gone, 503, "%s", SHOAL_MANAGER_NOT_MEMBER_MSG);
 		init_applied(m, &gone);
@@ -1054,7 +1103,7 @@ void shoal_manager_close(struct shoal_manager *m, shoal_manager_close_cb cb, voi
 	m->close_cb = cb;
 	m->close_ctx = ctx;
 	shoal_manager__join_abort(m);
-	shoal_manager__dispatcher_stop(m);
+	shoal_manager__leader_parts_stop(m);
 	if (m->client != NULL) {
 		m->client_closing = true;
 		shoal_http_client_close(m->client, client_closed, m);

@@ -38,31 +38,6 @@
 /* A wake time meaning "no wake wanted". */
 #define SHOAL_ORCH_NEVER INT64_MAX
 
-/* swarmkit's task states; the numeric order is the lamport order an observed state only ever
- * moves forward in (api/types.proto TaskState). */
-enum shoal_task_state {
-	SHOAL_TASK_NEW = 0,
-	SHOAL_TASK_PENDING = 64,
-	SHOAL_TASK_ASSIGNED = 192,
-	SHOAL_TASK_ACCEPTED = 256,
-	SHOAL_TASK_PREPARING = 320,
-	SHOAL_TASK_READY = 384,
-	SHOAL_TASK_STARTING = 448,
-	SHOAL_TASK_RUNNING = 512,
-	SHOAL_TASK_COMPLETE = 576,
-	SHOAL_TASK_SHUTDOWN = 640,
-	SHOAL_TASK_FAILED = 704,
-	SHOAL_TASK_REJECTED = 768,
-	SHOAL_TASK_REMOVE = 800,
-	SHOAL_TASK_ORPHANED = 832,
-};
-
-/* The state named as the Engine API spells it ("running"); 0 and *out set, or -1. */
-int shoal_task_state_parse(const char *name, enum shoal_task_state *out);
-
-/* The Engine API name of a state ("running"), or NULL if st is not one. */
-const char *shoal_task_state_name(enum shoal_task_state st);
-
 /* err NULL when the change set was applied. */
 typedef void (*shoal_orch_done_cb)(void *ctx, const struct shoal_err *err);
 

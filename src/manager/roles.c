@@ -353,7 +353,7 @@ static void demote_self(struct shoal_manager *m)
 	struct shoal_err err;
 
 	shoal_log_info("no longer a manager", "node=%s", m->node_id);
-	shoal_manager__dispatcher_stop(m);
+	shoal_manager__leader_parts_stop(m);
 	if (m->raft != NULL) {
 		m->raft_closing = true;
 		shoal_raft_close(m->raft, demoted_raft_closed, m);

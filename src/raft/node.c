@@ -220,6 +220,45 @@ int shoal_raft_propose(struct shoal_raft *r, const void *buf, size_t len, shoal_
 	return 0;
 }
 
+struct barrier_req {
+	struct raft_barrier req;
+	shoal_raft_change_cb cb;
+	void *ctx;
+};
+
+static void barrier_done(struct raft_barrier *req, int status)
+{
+	struct barrier_req *b = container_of(req, struct barrier_req, req);
+	struct shoal_err err;
+
+	if (status == 0) {
+		b->cb(b->ctx, NULL);
+	} else {
+		raft_error(&err, status, "raft: barrier");
+		b->cb(b->ctx, &err);
+	}
+	free(b);
+}
+
+int shoal_raft_barrier(struct shoal_raft *r, shoal_raft_change_cb cb, void *ctx,
+		       struct shoal_err *err)
+{
+	struct barrier_req *b;
+	int rv;
+
+	if (r->closing || raft_state(r->raft) != RAFT_LEADER)
+		return raft_error(err, RAFT_NOTLEADER, "raft: barrier");
+	b = shoal_calloc(1, sizeof(*b));
+	b->cb = cb;
+	b->ctx = ctx;
+	rv = raft_barrier(r->raft, &b->req, barrier_done);
+	if (rv != 0) {
+		free(b);
+		return raft_error(err, rv, "raft: barrier");
+	}
+	return 0;
+}
+
 static void change_finish(struct change_req *c, int status, const char *what)
 {
 	struct shoal_err err;

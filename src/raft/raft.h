@@ -92,6 +92,11 @@ void shoal_raft_set_leader_cb(struct shoal_raft *r, shoal_raft_leader_cb cb, voi
 int shoal_raft_propose(struct shoal_raft *r, const void *buf, size_t len, shoal_raft_propose_cb cb,
 		       void *ctx, struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* Appends a barrier: cb runs once every entry before it is applied here, so a new leader
+ * knows its FSM holds all that earlier terms committed. Leader only (503 otherwise). */
+int shoal_raft_barrier(struct shoal_raft *r, shoal_raft_change_cb cb, void *ctx,
+		       struct shoal_err *err) SHOAL_MUST_CHECK;
+
 /* Adds server id at address as a voter (libraft adds it as a spare, then promotes it once it
  * has caught up; a member already there is only promoted; a voter already: 409). address borrowed. Leader only (503 otherwise). cb runs when both steps
  * are committed, or on the first failure. */

@@ -241,26 +241,29 @@ static void test_body_needs_image(void **state)
 /* State names round-trip and keep swarmkit's order. */
 static void test_state_names(void **state)
 {
+	enum shoal_task_state st;
+
 	(void)state;
-	assert_string_equal(shoal_agent_task_state_name(SHOAL_AGENT_TASK_READY), "ready");
-	assert_int_equal(shoal_agent_task_state_parse("running"), SHOAL_AGENT_TASK_RUNNING);
-	assert_int_equal(shoal_agent_task_state_parse("rejected"), SHOAL_AGENT_TASK_REJECTED);
-	assert_int_equal(shoal_agent_task_state_parse("bogus"), -1);
-	assert_int_equal(shoal_agent_task_state_parse(NULL), -1);
-	assert_null(shoal_agent_task_state_name(1));
-	assert_true(SHOAL_AGENT_TASK_COMPLETE < SHOAL_AGENT_TASK_SHUTDOWN);
-	assert_true(SHOAL_AGENT_TASK_SHUTDOWN < SHOAL_AGENT_TASK_FAILED);
+	assert_string_equal(shoal_task_state_name(SHOAL_TASK_READY), "ready");
+	assert_int_equal(shoal_task_state_parse("running", &st), 0);
+	assert_int_equal(st, SHOAL_TASK_RUNNING);
+	assert_int_equal(shoal_task_state_parse("rejected", &st), 0);
+	assert_int_equal(st, SHOAL_TASK_REJECTED);
+	assert_int_equal(shoal_task_state_parse("bogus", &st), -1);
+	assert_int_equal(shoal_task_state_parse(NULL, &st), -1);
+	assert_null(shoal_task_state_name(1));
+	assert_true(SHOAL_TASK_COMPLETE < SHOAL_TASK_SHUTDOWN);
+	assert_true(SHOAL_TASK_SHUTDOWN < SHOAL_TASK_FAILED);
 }
 
 /* A report is Docker's Task.Status: ContainerStatus only once there is a container, Err
  * only when given, PortStatus always. */
 static void test_status_json(void **state)
 {
-	json_t *a = shoal_agent_status_json(SHOAL_AGENT_TASK_ACCEPTED, "accepted", NULL, NULL, 0, 0,
+	json_t *a = shoal_agent_status_json(SHOAL_TASK_ACCEPTED, "accepted", NULL, NULL, 0, 0,
 					    1700000000123456789LL);
-	json_t *f = shoal_agent_status_json(SHOAL_AGENT_TASK_FAILED, "started",
-					    "task: non-zero exit (3)", "abc", 0, 3,
-					    1700000000000000000LL);
+	json_t *f = shoal_agent_status_json(SHOAL_TASK_FAILED, "started", "task: non-zero exit (3)",
+					    "abc", 0, 3, 1700000000000000000LL);
 
 	(void)state;
 	assert_json(a, "{\"Timestamp\": \"2023-11-14T22:13:20.123456789Z\", "
