@@ -1,0 +1,124 @@
+"""Services across `shoal machine` nodes, the tutorial's acts with the real docker CLI: six
+replicas spread two per node, `service ps`, drain and reactivation (nothing moves back),
+scale, a node lost, removal. Tasks are real containers on each node's engine.
+
+Each test makes its own machines (the `machines` fixture of test_machine.py) and removes
+them even when it fails.
+"""
+import json
+import time
+
+from conftest import wait_until
+from test_images import vote_images  # noqa: F401  (the session fixture)
+from test_machine import Machines, machines  # noqa: F401  (the fixture)
+from test_swarm_cluster import cluster, docker, nodes, ok
+
+
+def load_vote(m, names, tar):
+    for name in names:
+        ok(docker(m, name, "load", "-i", tar))
+
+
+def tasks(m, service, on="node1"):
+    """[(name, node, desired, current state word)] of `service ps`, history rows included."""
+    r = docker(m, on, "service", "ps", service, "--format",
+               "{{.Name}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}")
+    assert r.returncode == 0, r.stderr
+    out = []
+    for line in r.stdout.splitlines():
+        name, node, desired, current = line.split("|")
+        out.append((name.strip().lstrip("\\_ "), node, desired, current.split()[0]))
+    return out
+
+
+def running(m, service, on="node1"):
+    """node -> number of tasks desired and observed running."""
+    count = {}
+    for _, node, desired, current in tasks(m, service, on):
+        if desired == "Running" and current == "Running":
+            count[node] = count.get(node, 0) + 1
+    return count
+
+
+def containers(m, name):
+    """Names of the swarm task containers on a node (docker ps, running)."""
+    r = ok(docker(m, name, "ps", "--filter", "label=com.docker.swarm.task.id", "--format",
+                  "{{.Names}}"))
+    return sorted(r.split())
+
+
+# service create waits for convergence and lands two tasks on each node, as containers named
+# <service>.<slot>.<task id> carrying the swarm labels; service ls shows 6/6.
+def test_create_spreads_and_converges(machines, vote_images):
+    cluster(machines)
+    load_vote(machines, ["node1", "node2", "node3"], vote_images[0])
+    t0 = time.monotonic()
+    out = ok(docker(machines, "node1", "service", "create", "--name", "vote", "--publish",
+                    "8080:80", "--replicas", "6", "instavote/vote", timeout=120))
+    print(f"service create (with the CLI's 5 s verify): {time.monotonic() - t0:.1f} s")
+    assert "verify: Service" in out and "converged" in out
+    assert running(machines, "vote") == {"node1": 2, "node2": 2, "node3": 2}
+    slots = sorted(int(n.split(".")[1]) for n, _, _, _ in tasks(machines, "vote"))
+    assert slots == [1, 2, 3, 4, 5, 6]
+    names = containers(machines, "node2")
+    assert len(names) == 2 and all(n.startswith("vote.") for n in names)
+    info = json.loads(ok(docker(machines, "node2", "inspect", names[0])))[0]
+    labels = info["Config"]["Labels"]
+    assert labels["com.docker.swarm.service.name"] == "vote"
+    assert labels["com.docker.swarm.node.id"] == json.loads(ok(docker(
+        machines, "node1", "node", "inspect", "node2")))[0]["ID"]
+    assert names[0] == "vote.%s.%s" % (labels["com.docker.swarm.task.name"].split(".")[1],
+                                       labels["com.docker.swarm.task.id"])
+    ls = ok(docker(machines, "node1", "service", "ls", "--format",
+                   "{{.Name}} {{.Mode}} {{.Replicas}} {{.Ports}}"))
+    assert ls.split("\n")[0] == "vote replicated 6/6 *:8080->80/tcp"
+
+
+# Draining node2 shuts its two tasks down and replaces them elsewhere (history rows show
+# Shutdown on node2); making it active again moves nothing back; a scale-up lands there.
+def test_drain_active_scale(machines, vote_images):
+    cluster(machines)
+    load_vote(machines, ["node1", "node2", "node3"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "6", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") ==
+                      {"node1": 2, "node2": 2, "node3": 2}, 30)
+    ok(docker(machines, "node1", "node", "update", "--availability", "drain", "node2"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 3, "node3": 3}, 30), \
+        tasks(machines, "vote")
+    shut = [t for t in tasks(machines, "vote") if t[1] == "node2"]
+    assert len(shut) == 2 and all(t[2] == "Shutdown" and t[3] == "Shutdown" for t in shut)
+    assert wait_until(lambda: containers(machines, "node2") == [], 20)
+    assert nodes(machines)["node2"][1] == "Drain"
+    ok(docker(machines, "node1", "node", "update", "--availability", "active", "node2"))
+    time.sleep(2)
+    assert running(machines, "vote") == {"node1": 3, "node3": 3}
+    ok(docker(machines, "node1", "service", "scale", "vote=8", timeout=120))
+    assert running(machines, "vote") == {"node1": 3, "node2": 2, "node3": 3}
+    ok(docker(machines, "node1", "service", "scale", "vote=2", timeout=120))
+    assert sum(running(machines, "vote").values()) == 2
+    assert wait_until(lambda: sum(len(containers(machines, n)) for n in
+                                  ("node1", "node2", "node3")) == 2, 30)
+
+
+# A node that goes away (its heartbeats stop) is marked down and its tasks are replaced on
+# the others; `service rm` takes every task container away on every node.
+def test_node_down_and_rm(machines, vote_images):
+    cluster(machines, heartbeat="1s")
+    load_vote(machines, ["node1", "node2", "node3"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "6", "--restart-delay", "1s", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") ==
+                      {"node1": 2, "node2": 2, "node3": 2}, 30)
+    machines("kill", "node3")
+    t0 = time.monotonic()
+    assert wait_until(lambda: running(machines, "vote").get("node1", 0) +
+                      running(machines, "vote").get("node2", 0) == 6, 40), \
+        tasks(machines, "vote")
+    print(f"tasks of a lost node running elsewhere after {time.monotonic() - t0:.1f} s")
+    assert nodes(machines)["node3"][0] == "Down"
+    ok(docker(machines, "node1", "service", "rm", "vote"))
+    assert wait_until(lambda: containers(machines, "node1") == [] and
+                      containers(machines, "node2") == [], 30)
+    r = docker(machines, "node1", "service", "ps", "vote")
+    assert r.returncode != 0 and "no such service: vote" in r.stderr
