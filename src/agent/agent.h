@@ -71,6 +71,10 @@ void shoal_agent_exec_container_event(struct shoal_agent_exec *x, const char *ac
  * be NULL). x must not be used after this call. */
 void shoal_agent_exec_close(struct shoal_agent_exec *x, shoal_agent_close_cb cb, void *ctx);
 
+/* The container of a task on this node's engine (by its com.docker.swarm.task.id label),
+ * or NULL. Borrowed. */
+struct shoal_container *shoal_agent_container_of_task(struct shoal_engine *e, const char *task_id);
+
 /* ---- exposed for unit tests ---- */
 
 /* The container name of a task: its Name when set, else <service>.<slot>.<task ID>, or

@@ -487,7 +487,7 @@ static const char *label(const struct shoal_container *c, const char *key)
 	return json_string_value(json_object_get(json_object_get(c->config, "Labels"), key));
 }
 
-static struct shoal_container *container_by_task_id(struct shoal_engine *e, const char *id)
+struct shoal_container *shoal_agent_container_of_task(struct shoal_engine *e, const char *id)
 {
 	struct shoal_list *pos;
 
@@ -733,7 +733,7 @@ static bool watch_run(struct task *t, struct shoal_container *c)
  * and it outlived that shoald under its shim. Takes it over and reports what it is now. */
 static bool adopt(struct task *t, enum shoal_task_state desired)
 {
-	struct shoal_container *c = container_by_task_id(t->x->e, t->id);
+	struct shoal_container *c = shoal_agent_container_of_task(t->x->e, t->id);
 
 	if (c == NULL)
 		return false;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
 
@@ -43,6 +44,8 @@ struct shoal_agent_session {
 	json_t *pending;  /* TaskID -> Status not yet sent */
 	json_t *inflight; /* the batch being sent */
 	struct shoal_http_call *st;
+
+	struct shoal_list posts; /* shoal_agent_session_post calls in flight */
 
 	bool closing;
 	void (*close_cb)(void *ctx);
@@ -167,6 +170,10 @@ static int on_line(const char *line, size_t len, void *ctx, struct shoal_err *er
 		uv_timer_start(&s->beat, beat, s->period_ms, 0);
 		/* reports left over from the last session go to this one */
 		flush_reports(s);
+	} else if (type != NULL &&
+		   (strcmp(type, "logs") == 0 || strcmp(type, "logs-cancel") == 0)) {
+		if (s->cbs.logs != NULL)
+			s->cbs.logs(s->cbs.ctx, msg);
 	} else if (type != NULL && strcmp(type, "assignments") == 0) {
 		set_managers(s, json_object_get(msg, "Managers"));
 		if (s->cbs.assignments != NULL)
@@ -348,6 +355,69 @@ void shoal_agent_session_report(struct shoal_agent_session *s, const char *task_
 	flush_reports(s);
 }
 
+/* ---- other calls to the manager ---- */
+
+struct post {
+	shoal_agent_session_post_cb cb;
+	void *ctx;
+	struct shoal_agent_session *s;
+	struct shoal_list link;
+	struct shoal_http_call *c;
+};
+
+static void post_done(struct shoal_http_call *c, int status, const char *body, size_t len,
+		      const struct shoal_err *err, void *ctx)
+{
+	struct post *p = ctx;
+
+	(void)c;
+	(void)body;
+	(void)len;
+	shoal_list_del(&p->link);
+	p->cb(p->ctx, err != NULL ? 0 : status, err);
+	free(p);
+}
+
+int shoal_agent_session_post(struct shoal_agent_session *s, const char *path, json_t *body,
+			     shoal_agent_session_post_cb cb, void *ctx)
+{
+	struct shoal_http_call_opts o = { 0 };
+	struct shoal_err err;
+	struct post *p;
+	char *url, *data;
+
+	if (s->closing || s->session_id[0] == '\0' || s->current == NULL) {
+		json_decref(body);
+		return -1;
+	}
+	p = shoal_calloc(1, sizeof(*p));
+	p->cb = cb;
+	p->ctx = ctx;
+	p->s = s;
+	url = shoal_asprintf("http://%s%s", s->current, path);
+	data = json_dumps(body, JSON_COMPACT);
+	o.method = "POST";
+	o.url = url;
+	o.headers = json_headers;
+	o.body = data;
+	o.body_len = strlen(data);
+	o.no_proxy = true;
+	o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	o.timeout_ms = CALL_TIMEOUT_MS;
+	o.on_done = post_done;
+	o.ctx = p;
+	p->c = shoal_http_call_start(s->client, &o, &err);
+	free(url);
+	free(data);
+	json_decref(body);
+	if (p->c == NULL) {
+		free(p);
+		return -1;
+	}
+	shoal_list_add_tail(&s->posts, &p->link);
+	return 0;
+}
+
 /* ---- life ---- */
 
 struct shoal_agent_session *shoal_agent_session_new(uv_loop_t *loop,
@@ -365,6 +435,7 @@ struct shoal_agent_session *shoal_agent_session_new(uv_loop_t *loop,
 	s->addr = shoal_strdup(addr ? addr : "");
 	s->managers = json_deep_copy(managers ? managers : json_array());
 	s->pending = json_object();
+	shoal_list_init(&s->posts);
 	uv_timer_init(loop, &s->beat);
 	s->beat.data = s;
 	shoal_http_lines_init(&s->lines, MAX_LINE, on_line, s);
@@ -412,6 +483,14 @@ void shoal_agent_session_close(struct shoal_agent_session *s, void (*cb)(void *c
 	if (s->st != NULL) {
 		shoal_http_call_cancel(s->st);
 		s->st = NULL;
+	}
+	/* their owners are closing too: no callback */
+	while (!shoal_list_empty(&s->posts)) {
+		struct post *p = shoal_list_entry(s->posts.next, struct post, link);
+
+		shoal_list_del(&p->link);
+		shoal_http_call_cancel(p->c);
+		free(p);
 	}
 	uv_close((uv_handle_t *)&s->beat, beat_closed);
 }

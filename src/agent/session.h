@@ -16,6 +16,9 @@ struct shoal_agent_session_cbs {
 	void (*assignments)(void *ctx, const json_t *tasks, const json_t *node);
 	/* The managers the dispatcher knows of ([{NodeID, Addr}], borrowed), to remember. */
 	void (*managers)(void *ctx, const json_t *managers);
+	/* A log subscription ({"Type": "logs", ID, Tasks, Follow, Tail, Since}) or its end
+	 * ({"Type": "logs-cancel", ID}), borrowed. */
+	void (*logs)(void *ctx, const json_t *msg);
 	void *ctx;
 };
 
@@ -38,6 +41,12 @@ void shoal_agent_session_set_managers(struct shoal_agent_session *s, const json_
 /* Queues a task's new status (takes the reference): sent with others as soon as a session
  * is open; only the latest status of a task is kept. */
 void shoal_agent_session_report(struct shoal_agent_session *s, const char *task_id, json_t *status);
+
+/* POSTs body (taken) to path on the session's manager; cb(ctx, status, err) when answered
+ * (status 0 with err on a transport failure). -1 (cb never called) without a session. */
+typedef void (*shoal_agent_session_post_cb)(void *ctx, int status, const struct shoal_err *err);
+int shoal_agent_session_post(struct shoal_agent_session *s, const char *path, json_t *body,
+			     shoal_agent_session_post_cb cb, void *ctx);
 
 /* Ends the session and its calls, frees s, then cb(ctx) on a later turn. */
 void shoal_agent_session_close(struct shoal_agent_session *s, void (*cb)(void *ctx), void *ctx);

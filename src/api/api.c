@@ -74,8 +74,10 @@ static const struct shoal_http_route routes[] = {
 	{ "GET", "/services/{id}", shoal_api_services_inspect, 0 },
 	{ "POST", "/services/{id}/update", shoal_api_services_update, 0 },
 	{ "DELETE", "/services/{id}", shoal_api_services_delete, 0 },
+	{ "GET", "/services/{id}/logs", shoal_api_services_logs, 0 },
 	{ "GET", "/tasks", shoal_api_tasks_list, 0 },
 	{ "GET", "/tasks/{id}", shoal_api_tasks_inspect, 0 },
+	{ "GET", "/tasks/{id}/logs", shoal_api_tasks_logs, 0 },
 };
 
 static const struct shoal_http_router router = {

@@ -97,6 +97,33 @@ bool shoal_filters_fuzzy_match(const struct shoal_filters *f, const char *key, c
 bool shoal_filters_match_labels(const struct shoal_filters *f, const char *key,
 				const json_t *labels);
 
+/* ---- container logs (logstream.c) ---- */
+
+struct shoal_container;
+struct shoal_api_logstream;
+
+struct shoal_api_logstream_opts {
+	bool stdout_, stderr_;
+	bool follow;		    /* keep going until the container stops */
+	bool timestamps;	    /* each line starts with its RFC 3339 time */
+	bool from_end;		    /* only what is written from now on (attach) */
+	long tail;		    /* the last N lines of what is there; -1: all */
+	int64_t since_ns, until_ns; /* 0: no bound */
+};
+
+/* A line of output (timestamped if asked), from fd 1 or 2. */
+typedef void (*shoal_api_logstream_out_cb)(void *ctx, int fd, const char *data, size_t len);
+/* Nothing more will come. */
+typedef void (*shoal_api_logstream_end_cb)(void *ctx);
+
+int shoal_api_logstream_open(uv_loop_t *loop, struct shoal_container *c,
+			     const struct shoal_api_logstream_opts *o,
+			     shoal_api_logstream_out_cb out, shoal_api_logstream_end_cb end,
+			     void *ctx, struct shoal_api_logstream **lsp,
+			     struct shoal_err *err) SHOAL_MUST_CHECK;
+/* Stops early (the client left); end is not called. */
+void shoal_api_logstream_close(struct shoal_api_logstream *ls);
+
 /* ---- the API ---- */
 
 struct shoal_api {
@@ -197,6 +224,8 @@ void shoal_api_services_update(struct shoal_http_req *req);
 void shoal_api_services_delete(struct shoal_http_req *req);
 void shoal_api_tasks_list(struct shoal_http_req *req);
 void shoal_api_tasks_inspect(struct shoal_http_req *req);
+void shoal_api_services_logs(struct shoal_http_req *req);
+void shoal_api_tasks_logs(struct shoal_http_req *req);
 
 /* Parses ?version= (Docker's "invalid <what> version '<v>': strconv.ParseUint: ..." 400). */
 int shoal_api_parse_version(struct shoal_http_req *req, const char *what, uint64_t *out,

@@ -502,8 +502,7 @@ struct logs {
 	bool tty;
 };
 
-/* The 8-byte header dockerd puts before each chunk of a non-TTY stream. */
-static void frame(struct shoal_buf *b, int fd, const char *data, size_t len)
+void shoal_api__frame(struct shoal_buf *b, int fd, const char *data, size_t len)
 {
 	unsigned char h[8] = { (unsigned char)fd,
 			       0,
@@ -528,7 +527,7 @@ static void logs_out(void *ctx, int fd, const char *data, size_t len)
 		return;
 	}
 	shoal_buf_init(&b);
-	frame(&b, fd, data, len);
+	shoal_api__frame(&b, fd, data, len);
 	shoal_http_stream_write(l->req, b.data, b.len);
 	shoal_buf_fini(&b);
 }
@@ -678,7 +677,7 @@ static void attach_out(void *ctx, int fd, const char *data, size_t len)
 		return;
 	}
 	shoal_buf_init(&b);
-	frame(&b, fd, data, len);
+	shoal_api__frame(&b, fd, data, len);
 	attach_send(a, b.data, b.len);
 	shoal_buf_fini(&b);
 }

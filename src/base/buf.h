@@ -21,6 +21,11 @@ void shoal_buf_add(struct shoal_buf *b, const void *data, size_t len);
 void shoal_buf_adds(struct shoal_buf *b, const char *s);
 void shoal_buf_addc(struct shoal_buf *b, char c);
 void shoal_buf_addf(struct shoal_buf *b, const char *fmt, ...) SHOAL_PRINTF(2, 3);
+/* Appends data in base64 (standard alphabet, padded; base64.c). */
+void shoal_buf_add_base64(struct shoal_buf *b, const void *data, size_t len);
+/* Appends the bytes base64 text s (len bytes) stands for; -1 (b partly written) when s is not
+ * padded base64. */
+int shoal_buf_add_unbase64(struct shoal_buf *b, const char *s, size_t len);
 /* Drops the first n bytes, keeping the rest. */
 void shoal_buf_consume(struct shoal_buf *b, size_t n);
 /* Hands the bytes to the caller (free them) and leaves b empty, still initialised. */

@@ -74,6 +74,7 @@ struct shoal_daemon {
 	struct shoal_agent_session *session;
 	struct shoal_agent_exec *exec;
 	char *agent_node;
+	struct shoal_list alogs; /* log subscriptions this node serves (agent.c) */
 	char *engine_id;
 	uv_signal_t sigterm, sigint;
 	bool loop_inited;

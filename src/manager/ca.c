@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "base/log.h"
+#include "base/buf.h"
 #include "base/mem.h"
 
 void shoal_manager_base36(const unsigned char *b, size_t n, size_t width, char *out)
@@ -77,10 +78,11 @@ static char *bio_string(BIO *bio)
 
 static char *base64_der(const unsigned char *der, int len)
 {
-	char *out = shoal_malloc((size_t)(4 * ((len + 2) / 3) + 1));
+	struct shoal_buf b;
 
-	EVP_EncodeBlock((unsigned char *)out, der, len);
-	return out;
+	shoal_buf_init(&b);
+	shoal_buf_add_base64(&b, der, (size_t)len);
+	return shoal_buf_detach(&b, NULL);
 }
 
 int shoal_manager__ca_new(char **cert_pem, char **key_pem, struct shoal_err *err)

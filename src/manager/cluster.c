@@ -363,6 +363,8 @@ static const struct shoal_http_route routes[] = {
 	{ "POST", "/swarm/join", route_join, 0 },
 	{ "POST", "/swarm/propose", route_propose, 0 },
 	{ "POST", "/swarm/promote", shoal_manager__route_promote, 0 },
+	{ "GET", "/swarm/logs", shoal_manager__route_logs, 0 },
+	{ "POST", "/swarm/logs/publish", shoal_manager__route_logs_publish, 0 },
 	{ "GET", "/swarm/session", shoal_manager__route_session, 0 },
 	{ "POST", "/swarm/heartbeat", shoal_manager__route_heartbeat, 0 },
 	{ "POST", "/swarm/status", shoal_manager__route_status, 0 },

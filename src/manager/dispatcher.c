@@ -113,6 +113,7 @@ static void deadline_fired(uv_timer_t *t)
 	bool unknown = state != NULL && strcmp(state, "unknown") == 0;
 
 	shoal_log_warn("node missed its heartbeats", "node=%s", d->node_id);
+	shoal_manager__logs_node_gone(d->m, d->node_id);
 	if (d->stream != NULL) {
 		struct shoal_http_req *req = d->stream;
 
@@ -156,6 +157,7 @@ static void dnode_freed(uv_handle_t *h)
 static void dnode_drop(struct dnode *d)
 {
 	shoal_list_del(&d->link);
+	shoal_manager__logs_node_gone(d->m, d->node_id);
 	if (d->stream != NULL) {
 		struct shoal_http_req *req = d->stream;
 
@@ -221,6 +223,18 @@ static void send_json(struct shoal_http_req *req, json_t *msg)
 	shoal_http_stream_write(req, s, n + 1);
 	free(s);
 	json_decref(msg);
+}
+
+int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg)
+{
+	struct dnode *d = m->disp_running ? dnode_find(m, node_id) : NULL;
+
+	if (d == NULL || d->stream == NULL) {
+		json_decref(msg);
+		return -1;
+	}
+	send_json(d->stream, msg);
+	return 0;
 }
 
 static void flush(uv_idle_t *idle)
@@ -289,8 +303,10 @@ static void session_closed(struct shoal_http_req *req)
 	struct dnode *d = req->data;
 
 	req->on_close = NULL;
-	if (d != NULL && d->stream == req)
+	if (d != NULL && d->stream == req) {
 		d->stream = NULL;
+		shoal_manager__logs_node_gone(d->m, d->node_id);
+	}
 	shoal_http_stream_end(req);
 }
 

@@ -59,6 +59,10 @@ struct shoal_manager {
 	bool disp_running;
 	bool roles_dirty; /* a node changed: demotions to look at */
 
+	/* log subscriptions (logs.c) */
+	struct shoal_list logsubs;
+	uv_idle_t logs_idle;
+
 	uv_timer_t roles_timer; /* starts and stops the leader's components */
 	struct shoal_orch_uv *orch;
 	bool barrier_pending, barrier_ok; /* this term's barrier, before the orchestrator */
@@ -144,6 +148,18 @@ void shoal_manager__leader_parts_stop(struct shoal_manager *m);
 /* Starts or stops the leader's components on a later turn, as leadership now says. */
 void shoal_manager__roles_check(struct shoal_manager *m);
 
+/* ---- logs.c ---- */
+
+void shoal_manager__logs_init(struct shoal_manager *m);
+/* Ends every subscription with an error (leaving, closing). */
+void shoal_manager__logs_fini(struct shoal_manager *m);
+/* The node's session is gone: subscriptions stop waiting for it. */
+void shoal_manager__logs_node_gone(struct shoal_manager *m, const char *node_id);
+/* Ends, on a later turn, the subscriptions with nothing to wait for. */
+void shoal_manager__logs_kick(struct shoal_manager *m);
+void shoal_manager__route_logs(struct shoal_http_req *req);
+void shoal_manager__route_logs_publish(struct shoal_http_req *req);
+
 /* ---- roles.c ---- */
 
 void shoal_manager__route_promote(struct shoal_http_req *req);
@@ -163,6 +179,8 @@ void shoal_manager__dispatcher_close(struct shoal_manager *m, uv_close_cb cb);
 void shoal_manager__route_session(struct shoal_http_req *req);
 void shoal_manager__route_heartbeat(struct shoal_http_req *req);
 void shoal_manager__route_status(struct shoal_http_req *req);
+/* Sends msg (taken) down the node's agent session: -1 (msg dropped) without one. */
+int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg);
 /* A task state's place in swarmkit's order (its enum shoal_task_state), -1 if unknown. */
 int shoal_manager__task_state_rank(const char *state);
 

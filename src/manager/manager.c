@@ -241,6 +241,8 @@ static void barrier_done(void *ctx, const struct shoal_err *err)
 
 void shoal_manager__leader_parts_stop(struct shoal_manager *m)
 {
+	/* the subscriptions live on the leader's sessions: readers are told to retry */
+	shoal_manager__logs_fini(m);
 	shoal_manager__dispatcher_stop(m);
 	if (m->orch != NULL) {
 		shoal_orch_stop(m->orch, NULL, NULL);
@@ -755,6 +757,7 @@ struct shoal_manager *shoal_manager_new(uv_loop_t *loop, const struct shoal_mana
 	uv_timer_init(loop, &m->timer);
 	uv_timer_init(loop, &m->roles_timer);
 	uv_timer_init(loop, &m->roles_retry);
+	shoal_manager__logs_init(m);
 	shoal_manager__dispatcher_init(m);
 	return m;
 }
@@ -1051,8 +1054,10 @@ static void close_step(struct shoal_manager *m)
 		return;
 	if (!m->handles_closing) {
 		m->handles_closing = true;
-		m->nhandles = 4;
+		m->nhandles = 5;
 		m->timer.data = m->roles_timer.data = m->roles_retry.data = m;
+		m->logs_idle.data = m;
+		uv_close((uv_handle_t *)&m->logs_idle, handle_closed);
 		uv_close((uv_handle_t *)&m->timer, handle_closed);
 		uv_close((uv_handle_t *)&m->roles_timer, handle_closed);
 		uv_close((uv_handle_t *)&m->roles_retry, handle_closed);

@@ -149,6 +149,43 @@ void shoal_manager_node_changed(struct shoal_manager *m, const json_t *node);
  * state.json too) to find the swarm again after a restart. */
 void shoal_manager_remember_managers(struct shoal_manager *m, const json_t *managers);
 
+/* ---- service and task logs (logs.c) ---- */
+
+/* What to read: a service's tasks or one task. Strings borrowed for the call. */
+struct shoal_manager_logs_req {
+	const char *service_id; /* a service ID, or NULL with task_id */
+	const char *task_id;
+	bool follow;
+	long tail;	  /* last lines per task; -1: all */
+	int64_t since_ns; /* 0: from the start */
+};
+
+/* One line of a task's output. Everything borrowed for the callback. */
+struct shoal_manager_log_msg {
+	const char *node_id, *service_id, *task_id;
+	int fd; /* 1 stdout, 2 stderr */
+	int64_t time_ns;
+	const char *data; /* the line, its newline included */
+	size_t len;
+};
+
+typedef void (*shoal_manager_log_cb)(void *ctx, const struct shoal_manager_log_msg *msg);
+/* The subscription is over (every node done, or err); it is freed before this is called. */
+typedef void (*shoal_manager_log_end_cb)(void *ctx, const struct shoal_err *err);
+
+struct shoal_manager_logsub;
+
+/* Reads the logs of the tasks req names from the nodes that ran them (through the leader);
+ * on_log for each line, then on_end once, on later turns. 503 when not a manager. */
+SHOAL_MUST_CHECK int shoal_manager_logs(struct shoal_manager *m,
+					const struct shoal_manager_logs_req *req,
+					shoal_manager_log_cb on_log,
+					shoal_manager_log_end_cb on_end, void *ctx,
+					struct shoal_manager_logsub **out, struct shoal_err *err);
+
+/* Stops a subscription (the reader left): no callback afterwards. */
+void shoal_manager_logs_cancel(struct shoal_manager_logsub *s);
+
 /* A node as GET /nodes shows it: Leader and Reachability as raft sees them now, the private
  * RaftID dropped. A new reference. */
 json_t *shoal_manager_node_json(struct shoal_manager *m, const struct shoal_store_obj *o);

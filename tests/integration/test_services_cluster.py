@@ -6,9 +6,11 @@ Each test makes its own machines (the `machines` fixture of test_machine.py) and
 them even when it fails.
 """
 import json
+import select
+import subprocess
 import time
 
-from conftest import wait_until
+from conftest import SHOAL, wait_until
 from test_images import vote_images  # noqa: F401  (the session fixture)
 from test_machine import Machines, machines  # noqa: F401  (the fixture)
 from test_swarm_cluster import cluster, docker, nodes, ok
@@ -122,3 +124,59 @@ def test_node_down_and_rm(machines, vote_images):
                       containers(machines, "node2") == [], 30)
     r = docker(machines, "node1", "service", "ps", "vote")
     assert r.returncode != 0 and "no such service: vote" in r.stderr
+
+
+# service logs gathers every task's lines from the nodes that ran them, stdout and stderr
+# apart, with Docker's "<task>@<node> | line" prefixes; --tail and -t as docker shows them;
+# a follower manager reads them through the leader; -f goes on streaming.
+def test_service_logs(machines, vote_images):
+    cluster(machines, n=2)
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "hello", "--replicas", "2",
+              "instavote/vote", "sh", "-c",
+              "echo hello from $(hostname); echo err >&2; sleep 2; echo late; sleep 1000"))
+    assert wait_until(lambda: running(machines, "hello") == {"node1": 1, "node2": 1}, 30)
+    time.sleep(3)
+    r = docker(machines, "node1", "service", "logs", "hello")
+    assert r.returncode == 0, r.stderr
+    out = sorted(r.stdout.splitlines())
+    assert len(out) == 4, r.stdout
+    assert sorted(l.split("|")[1].strip().split()[0] for l in out) == ["hello", "hello",
+                                                                       "late", "late"]
+    prefixes = {l.split("|")[0].strip() for l in out}
+    assert {p.split("@")[1] for p in prefixes} == {"node1", "node2"}
+    assert all(p.startswith("hello.") for p in prefixes)
+    assert sorted(l.split("|")[1].strip() for l in r.stderr.splitlines()) == ["err", "err"]
+    r = docker(machines, "node1", "service", "logs", "--tail", "1", "-t", "--no-task-ids",
+               "hello")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stdout + r.stderr
+    assert all(l.split()[0].endswith("Z") and l.split("|")[1].strip() == "late"
+               for l in r.stdout.splitlines())
+    ok(docker(machines, "node1", "node", "promote", "node2"))
+    assert wait_until(lambda: docker(machines, "node2", "service", "logs", "hello")
+                      .stdout.count("late") == 2, 20)
+    # -f: lines keep coming from both nodes while the command runs
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "ticker", "--replicas",
+              "2", "instavote/vote", "sh", "-c",
+              "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.5; done"))
+    assert wait_until(lambda: running(machines, "ticker") == {"node1": 1, "node2": 1}, 30)
+    proc = subprocess.Popen([SHOAL, "machine", "ssh", "--storage-path", machines.storage,
+                             "node1", "docker service logs -f ticker"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(0.5)
+        seen = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                seen.append((time.monotonic(), proc.stdout.readline()))
+            if len({l.split("@")[1].split()[0] for _, l in seen if "@" in l}) == 2 and \
+                    seen[-1][0] - seen[0][0] > 2:
+                break
+        nodes_seen = {l.split("@")[1].split()[0] for _, l in seen if "@" in l}
+        assert nodes_seen == {"node1", "node2"}, seen
+        assert seen[-1][0] - seen[0][0] > 2, seen
+    finally:
+        proc.kill()
+        proc.wait()

@@ -81,6 +81,35 @@ static void test_time_parse_forms(void **state)
 	assert_int_equal(shoal_time_parse("", &ns), -1);
 }
 
+/* Base64 as RFC 4648 writes it, padding included, and back; bad text is refused. */
+static void test_base64_round_trips(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "", "" },	   { "f", "Zg==" },	   { "fo", "Zm8=" },
+		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+	};
+	struct shoal_buf b, d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		shoal_buf_init(&b);
+		shoal_buf_init(&d);
+		shoal_buf_add_base64(&b, cases[i][0], strlen(cases[i][0]));
+		assert_string_equal(b.data ? b.data : "", cases[i][1]);
+		assert_int_equal(shoal_buf_add_unbase64(&d, cases[i][1], strlen(cases[i][1])), 0);
+		assert_int_equal(d.len, strlen(cases[i][0]));
+		assert_memory_equal(d.data ? d.data : "", cases[i][0], d.len);
+		shoal_buf_fini(&b);
+		shoal_buf_fini(&d);
+	}
+	shoal_buf_init(&d);
+	assert_int_equal(shoal_buf_add_unbase64(&d, "Zm9", 3), -1);
+	assert_int_equal(shoal_buf_add_unbase64(&d, "Z!==", 4), -1);
+	assert_int_equal(shoal_buf_add_unbase64(&d, "Zg==Zg==", 8), -1);
+	shoal_buf_fini(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -88,6 +117,7 @@ int main(void)
 		cmocka_unit_test(test_buf_consume_keeps_tail),
 		cmocka_unit_test(test_time_rfc3339nano),
 		cmocka_unit_test(test_time_parse_forms),
+		cmocka_unit_test(test_base64_round_trips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
