@@ -180,3 +180,76 @@ def test_service_logs(machines, vote_images):
     finally:
         proc.kill()
         proc.wait()
+
+
+# pause keeps what runs and places nothing new; a constraint on the manager role lands on
+# node1 only; a global service puts one task on each node and follows a new join.
+def test_pause_constraint_global(machines, vote_images):
+    ip1, token = cluster(machines, n=2)
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "2", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 1, "node2": 1}, 30)
+    ok(docker(machines, "node1", "node", "update", "--availability", "pause", "node2"))
+    ok(docker(machines, "node1", "service", "scale", "-d", "vote=4"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 3, "node2": 1}, 30), \
+        tasks(machines, "vote")
+    ok(docker(machines, "node1", "node", "update", "--availability", "active", "node2"))
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "mgr", "--replicas", "3",
+              "--constraint", "node.role == manager", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "mgr") == {"node1": 3}, 30)
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "glob", "--mode",
+              "global", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "glob") == {"node1": 1, "node2": 1}, 30)
+    machines.create("node3")
+    load_vote(machines, ["node3"], vote_images[0])
+    ok(docker(machines, "node3", "swarm", "join", "--token", token, f"{ip1}:2377"))
+    assert wait_until(lambda: running(machines, "glob") ==
+                      {"node1": 1, "node2": 1, "node3": 1}, 30), tasks(machines, "glob")
+    # an unknown node in a constraint leaves the task pending, not an error
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "nowhere",
+              "--constraint", "node.hostname == node9", "instavote/vote"))
+    assert wait_until(lambda: [t[3] for t in tasks(machines, "nowhere")] == ["Pending"], 20)
+    r = ok(docker(machines, "node1", "service", "ps", "nowhere", "--no-trunc", "--format",
+                  "{{.Error}}"))
+    # the CLI quotes the error, as docker's formatter does
+    assert r.strip() == '"no suitable node (scheduling constraints not satisfied on 3 nodes)"'
+
+
+# A task's container killed by hand is replaced per the restart policy, in the same slot,
+# and a slot keeps at most the cluster's history limit of dead tasks.
+def test_restart_and_history(machines, vote_images):
+    cluster(machines, n=1)
+    load_vote(machines, ["node1"], vote_images[0])
+    ok(docker(machines, "node1", "swarm", "update", "--task-history-limit", "2"))
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote",
+              "--restart-delay", "100ms", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 1}, 30)
+    for i in range(4):
+        name = containers(machines, "node1")[0]
+        ok(docker(machines, "node1", "kill", name))
+        assert wait_until(lambda: containers(machines, "node1") not in ([], [name]), 30)
+        assert wait_until(lambda: running(machines, "vote") == {"node1": 1}, 30)
+    rows = tasks(machines, "vote")
+    assert [r[0] for r in rows] == ["vote.1"] * len(rows)
+    # the limit counts the slot's running task too, as swarmkit's task reaper does
+    assert wait_until(lambda: len(tasks(machines, "vote")) == 2, 20), tasks(machines, "vote")
+    states = [r[3] for r in tasks(machines, "vote")]
+    assert states == ["Running", "Failed"]
+
+
+# A node lost while its tasks were replaced elsewhere comes back: the containers of the
+# tasks it no longer owns are stopped and removed.
+def test_returning_node_cleans_up(machines, vote_images):
+    cluster(machines, n=2, heartbeat="1s")
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "4", "--restart-delay", "100ms", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 2, "node2": 2}, 30)
+    ok(machines("stop", "node2"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 4}, 40), \
+        tasks(machines, "vote")
+    ok(machines("start", "node2"))
+    assert wait_until(lambda: nodes(machines)["node2"][0] == "Ready", 30)
+    assert wait_until(lambda: containers(machines, "node2") == [], 30)
+    assert running(machines, "vote") == {"node1": 4}
