@@ -79,10 +79,13 @@ static char *bio_string(BIO *bio)
 static char *base64_der(const unsigned char *der, int len)
 {
 	struct shoal_buf b;
+	char *out;
 
 	shoal_buf_init(&b);
 	shoal_buf_add_base64(&b, der, (size_t)len);
-	return shoal_buf_detach(&b, NULL);
+	out = shoal_buf_detach(&b, NULL);
+	shoal_buf_fini(&b);
+	return out;
 }
 
 int shoal_manager__ca_new(char **cert_pem, char **key_pem, struct shoal_err *err)

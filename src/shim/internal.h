@@ -165,6 +165,7 @@ struct shoal_shim__job {
 	bool timed_out;
 	shoal_shim__job_cb cb;
 	void *ctx;
+	void (*ctx_free)(void *ctx); /* frees ctx if the job is forgotten (shim ending) */
 };
 
 /* Spawns `runtime --root R --log L --log-format json args...`, with --console-socket

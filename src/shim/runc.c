@@ -394,6 +394,8 @@ void shoal_shim__runc_fini(struct shoal_shim__runc *rc)
 		j = shoal_list_entry(rc->jobs.next, struct shoal_shim__job, link);
 		shoal_list_del(&j->link);
 		shoal_shim__timer_stop(&j->timer);
+		if (j->ctx_free != NULL)
+			j->ctx_free(j->ctx);
 		job_free(&j->defer);
 	}
 }

@@ -742,6 +742,7 @@ static void do_kill(struct client *c, const struct shoal_shim_msg *m)
 	const int none[3] = { -1, -1, -1 };
 	char sig[16], msg[256];
 	const char *args[] = { "kill", sh->id, sig, NULL };
+	struct shoal_shim__job *j;
 	struct reply *r;
 	struct shoal_err err;
 
@@ -757,11 +758,15 @@ static void do_kill(struct client *c, const struct shoal_shim_msg *m)
 	}
 	snprintf(sig, sizeof(sig), "%d", m->a);
 	r = reply_new(c, m->req, m->a);
-	if (shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_kill_done, r,
-				  &err) == NULL) {
+	j = shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_kill_done, r,
+				  &err);
+	if (j == NULL) {
 		send_result(sh, c->cid, m->req, 500, err.msg);
 		free(r);
+		return;
 	}
+	/* a reply is ours to free if the shim ends before runc does */
+	j->ctx_free = free;
 }
 
 static void on_pause_done(struct shoal_shim__job *j, const struct shoal_err *err)
@@ -782,6 +787,7 @@ static void do_pause(struct client *c, const struct shoal_shim_msg *m)
 	const int none[3] = { -1, -1, -1 };
 	const char *args[] = { m->a ? "pause" : "resume", sh->id, NULL };
 	struct shoal_err err;
+	struct shoal_shim__job *j;
 	struct reply *r;
 	char msg[256];
 
@@ -802,12 +808,16 @@ static void do_pause(struct client *c, const struct shoal_shim_msg *m)
 	}
 	r = reply_new(c, m->req, m->a);
 	sh->busy = true;
-	if (shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_pause_done, r,
-				  &err) == NULL) {
+	j = shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_pause_done, r,
+				  &err);
+	if (j == NULL) {
 		sh->busy = false;
 		send_result(sh, c->cid, m->req, 500, err.msg);
 		free(r);
+		return;
 	}
+	/* a reply is ours to free if the shim ends before runc does */
+	j->ctx_free = free;
 }
 
 static void on_delete_done(struct shoal_shim__job *j, const struct shoal_err *err)
@@ -834,6 +844,7 @@ static void do_delete(struct client *c, const struct shoal_shim_msg *m)
 	const int none[3] = { -1, -1, -1 };
 	const char *args[] = { "delete", sh->id, NULL };
 	struct shoal_err err;
+	struct shoal_shim__job *j;
 	struct reply *r;
 	char msg[256];
 
@@ -852,12 +863,16 @@ static void do_delete(struct client *c, const struct shoal_shim_msg *m)
 		publish_exit(sh);
 	r = reply_new(c, m->req, 0);
 	sh->state = C_DELETING;
-	if (shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_delete_done, r,
-				  &err) == NULL) {
+	j = shoal_shim__job_start(&sh->rc, args, none, false, RUNC_TIMEOUT_MS, on_delete_done, r,
+				  &err);
+	if (j == NULL) {
 		sh->state = C_STOPPED;
 		send_result(sh, c->cid, m->req, 500, err.msg);
 		free(r);
+		return;
 	}
+	/* a reply is ours to free if the shim ends before runc does */
+	j->ctx_free = free;
 }
 
 static void do_attach(struct client *c, const struct shoal_shim_msg *m)
