@@ -325,12 +325,19 @@ static void forward_applied(void *ctx, const struct shoal_err *err)
 {
 	struct shoal_http_req *req = ctx;
 
+	struct shoal_manager *m = req->ctx;
+	json_t *ans;
+
 	req->on_close = NULL;
 	if (err != NULL) {
 		shoal_http_reply_err(req, err);
 		return;
 	}
-	shoal_http_reply(req, 200, "application/json", NULL, "{}\n", 3);
+	/* the follower waits until its own copy holds the write before answering its client */
+	ans = json_pack("{s:I}", "Index",
+			(json_int_t)(m->store != NULL ? shoal_store_index(m->store) : 0));
+	shoal_http_reply_json(req, 200, ans);
+	json_decref(ans);
 }
 
 static void forward_closed(struct shoal_http_req *req)

@@ -62,6 +62,7 @@ struct shoal_manager {
 	/* log subscriptions (logs.c) */
 	struct shoal_list logsubs;
 	uv_idle_t logs_idle;
+	uv_idle_t applied_idle; /* forwarded writes to answer once applied here */
 
 	uv_timer_t roles_timer; /* starts and stops the leader's components */
 	struct shoal_orch_uv *orch;
@@ -76,7 +77,8 @@ struct shoal_manager {
 	/* calls to other managers (join.c) */
 	struct shoal_http_client *client;
 	bool client_closing;
-	struct join *join; /* a join under way */
+	struct join *join;	/* a join under way */
+	struct shoal_list fwds; /* proposals forwarded to the leader, in flight */
 
 	/* close */
 	bool handles_closing;
@@ -121,6 +123,10 @@ struct shoal_http_client *shoal_manager__client(struct shoal_manager *m);
 int shoal_manager__forward(struct shoal_manager *m, const char *buf, size_t len,
 			   shoal_manager_done_cb cb, void *ctx,
 			   struct shoal_err *err) SHOAL_MUST_CHECK;
+/* The store applied more: forwarded writes waiting to be seen here are answered. */
+void shoal_manager__forwards_applied(struct shoal_manager *m);
+/* Answers every forwarded write in flight with the no-leader error (closing). */
+void shoal_manager__forwards_fail(struct shoal_manager *m);
 /* Ends a join under way with an error (daemon closing). */
 void shoal_manager__join_abort(struct shoal_manager *m);
 

@@ -390,23 +390,97 @@ void shoal_manager__join_abort(struct shoal_manager *m)
 
 /* ---- proposals forwarded to the leader ---- */
 
+/* How long a follower keeps trying the leader: a leader just lost is replaced in a few
+ * seconds, and a client should see the new one rather than an error. */
+#define FWD_DEADLINE_MS 10000
+#define FWD_CONNECT_MS	1000
+#define FWD_RETRY_MS	250
+#define FWD_CATCH_UP_MS 5000
+
 struct fwd {
+	struct shoal_list link; /* in m->fwds */
 	struct shoal_manager *m;
 	shoal_manager_done_cb cb;
 	void *ctx;
 	char *buf;
 	size_t len;
 	int redirects;
+	uint64_t deadline; /* uv_now() */
+	uint64_t index;	   /* the store index the write landed at: wait for it here */
+	struct shoal_http_call *call;
+	uv_timer_t timer; /* retry, or the catch-up limit */
+	bool done;
 };
 
-static void fwd_send(struct fwd *f, const char *leader);
+static void fwd_try(struct fwd *f, const char *leader);
+
+static void fwd_closed(uv_handle_t *h)
+{
+	struct fwd *f = h->data;
+
+	free(f->buf);
+	free(f);
+}
 
 static void fwd_done(struct fwd *f, const struct shoal_err *err)
 {
+	if (f->done)
+		return;
+	f->done = true;
+	shoal_list_del(&f->link);
+	if (f->call != NULL) {
+		shoal_http_call_cancel(f->call);
+		f->call = NULL;
+	}
+	uv_timer_stop(&f->timer);
+	uv_close((uv_handle_t *)&f->timer, fwd_closed);
 	if (f->cb != NULL)
 		f->cb(f->ctx, err);
-	free(f->buf);
-	free(f);
+}
+
+static void fwd_retry(uv_timer_t *t)
+{
+	struct fwd *f = t->data;
+	struct shoal_err err;
+
+	if (f->index != 0) {
+		/* the write is in; this node's copy has not caught up in time: answer anyway */
+		fwd_done(f, NULL);
+		return;
+	}
+	if (uv_now(f->m->loop) >= f->deadline || f->m->raft == NULL) {
+		shoal_errorf(&err, 503, "%s", SHOAL_RAFT_NO_LEADER_MSG);
+		fwd_done(f, &err);
+		return;
+	}
+	fwd_try(f, NULL);
+}
+
+static void fwd_later(struct fwd *f)
+{
+	uv_timer_start(&f->timer, fwd_retry, FWD_RETRY_MS, 0);
+}
+
+void shoal_manager__forwards_applied(struct shoal_manager *m)
+{
+	struct shoal_list *p, *tmp;
+	uint64_t index = m->store != NULL ? shoal_store_index(m->store) : 0;
+
+	shoal_list_foreach_safe(p, tmp, &m->fwds) {
+		struct fwd *f = shoal_list_entry(p, struct fwd, link);
+
+		if (f->index != 0 && f->index <= index)
+			fwd_done(f, NULL);
+	}
+}
+
+void shoal_manager__forwards_fail(struct shoal_manager *m)
+{
+	struct shoal_err err;
+
+	shoal_errorf(&err, 503, "%s", SHOAL_RAFT_NO_LEADER_MSG);
+	while (!shoal_list_empty(&m->fwds))
+		fwd_done(shoal_list_entry(m->fwds.next, struct fwd, link), &err);
 }
 
 static void fwd_answered(struct shoal_http_call *c, int status, const char *body, size_t len,
@@ -418,19 +492,34 @@ static void fwd_answered(struct shoal_http_call *c, int status, const char *body
 	char *msg;
 
 	(void)c;
+	f->call = NULL;
 	if (terr != NULL) {
-		shoal_errorf(&err, 503, "%s", SHOAL_RAFT_NO_LEADER_MSG);
-		fwd_done(f, &err);
-		return;
-	}
-	if (status == 200) {
-		fwd_done(f, NULL);
+		/* the leader is gone or going: ask raft again until a new one answers */
+		fwd_later(f);
 		return;
 	}
 	ans = json_loadb(body ? body : "", len, 0, NULL);
-	if (status == 503 && json_is_string(json_object_get(ans, "Leader")) &&
-	    f->redirects++ < MAX_REDIRECTS) {
-		fwd_send(f, json_string_value(json_object_get(ans, "Leader")));
+	if (status == 200) {
+		json_int_t idx = json_integer_value(json_object_get(ans, "Index"));
+
+		json_decref(ans);
+		/* read your writes: the caller reads this node's copy next */
+		if (idx > 0 && f->m->store != NULL &&
+		    shoal_store_index(f->m->store) < (uint64_t)idx) {
+			f->index = (uint64_t)idx;
+			uv_timer_start(&f->timer, fwd_retry, FWD_CATCH_UP_MS, 0);
+			return;
+		}
+		fwd_done(f, NULL);
+		return;
+	}
+	if (status == 503 && f->redirects++ < MAX_REDIRECTS) {
+		const char *leader = json_string_value(json_object_get(ans, "Leader"));
+
+		if (leader != NULL)
+			fwd_try(f, leader);
+		else
+			fwd_later(f);
 		json_decref(ans);
 		return;
 	}
@@ -441,38 +530,54 @@ static void fwd_answered(struct shoal_http_call *c, int status, const char *body
 	fwd_done(f, &err);
 }
 
-static void fwd_send(struct fwd *f, const char *leader)
+/* Sends the change set to leader, or to the leader raft knows of now. */
+static void fwd_try(struct fwd *f, const char *leader)
 {
 	static const char *const headers[] = { "Content-Type: application/json", NULL };
 	struct shoal_http_call_opts o = { 0 };
 	struct shoal_err err;
-	char *url = shoal_asprintf("http://%s/swarm/propose", leader);
+	uint64_t id = 0;
+	char *url;
 
+	if (leader == NULL && f->m->raft != NULL)
+		shoal_raft_leader(f->m->raft, &id, &leader);
+	if (leader == NULL) {
+		fwd_later(f);
+		return;
+	}
+	if (f->m->raft != NULL && shoal_raft_is_leader(f->m->raft)) {
+		/* this node leads now */
+		if (shoal_manager__propose_bytes(f->m, f->buf, f->len, f->cb, f->ctx, &err) < 0) {
+			fwd_done(f, &err);
+			return;
+		}
+		f->cb = NULL;
+		fwd_done(f, NULL);
+		return;
+	}
+	url = shoal_asprintf("http://%s/swarm/propose", leader);
 	o.method = "POST";
 	o.url = url;
 	o.headers = headers;
 	o.body = f->buf;
 	o.body_len = f->len;
 	o.no_proxy = true;
-	o.connect_timeout_ms = 5000;
+	o.connect_timeout_ms = FWD_CONNECT_MS;
 	o.timeout_ms = JOIN_TIMEOUT_MS;
 	o.on_done = fwd_answered;
 	o.ctx = f;
-	if (shoal_http_call_start(shoal_manager__client(f->m), &o, &err) == NULL)
-		fwd_done(f, &err);
+	f->call = shoal_http_call_start(shoal_manager__client(f->m), &o, &err);
 	free(url);
+	if (f->call == NULL)
+		fwd_done(f, &err);
 }
 
 int shoal_manager__forward(struct shoal_manager *m, const char *buf, size_t len,
 			   shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
 {
-	const char *leader = NULL;
-	uint64_t id = 0;
 	struct fwd *f;
 
-	if (m->raft != NULL)
-		shoal_raft_leader(m->raft, &id, &leader);
-	if (leader == NULL)
+	if (m->closing || m->raft == NULL)
 		return shoal_errorf(err, 503, "%s", SHOAL_RAFT_NO_LEADER_MSG);
 	f = shoal_calloc(1, sizeof(*f));
 	f->m = m;
@@ -482,6 +587,10 @@ int shoal_manager__forward(struct shoal_manager *m, const char *buf, size_t len,
 	memcpy(f->buf, buf, len);
 	f->buf[len] = '\0';
 	f->len = len;
-	fwd_send(f, leader);
+	f->deadline = uv_now(m->loop) + FWD_DEADLINE_MS;
+	uv_timer_init(m->loop, &f->timer);
+	f->timer.data = f;
+	shoal_list_add_tail(&m->fwds, &f->link);
+	fwd_try(f, NULL);
 	return 0;
 }

@@ -134,6 +134,14 @@ void shoal_manager__default_addr(char *out, size_t size)
 
 /* ---- the FSM glue ---- */
 
+static void applied_idle(uv_idle_t *idle)
+{
+	struct shoal_manager *m = container_of(idle, struct shoal_manager, applied_idle);
+
+	uv_idle_stop(idle);
+	shoal_manager__forwards_applied(m);
+}
+
 static int fsm_apply(void *ctx, const void *buf, size_t len, void **result, struct shoal_err *err)
 {
 	struct shoal_manager *m = ctx;
@@ -151,6 +159,10 @@ static int fsm_apply(void *ctx, const void *buf, size_t len, void **result, stru
 		*result = &m->apply_err;
 		return 0;
 	}
+	/* forwarded writes wait for this copy to hold them: answered from the loop, not from
+	 * inside raft's apply */
+	if (!shoal_list_empty(&m->fwds))
+		uv_idle_start(&m->applied_idle, applied_idle);
 	if (m->state == SHOAL_MANAGER_PENDING && m->init_buf == NULL && m->raft != NULL &&
 	    shoal_store_count(m->store, SHOAL_STORE_CLUSTER) > 0) {
 		m->state = SHOAL_MANAGER_ACTIVE;
@@ -758,6 +770,8 @@ struct shoal_manager *shoal_manager_new(uv_loop_t *loop, const struct shoal_mana
 	uv_timer_init(loop, &m->roles_timer);
 	uv_timer_init(loop, &m->roles_retry);
 	shoal_manager__logs_init(m);
+	shoal_list_init(&m->fwds);
+	uv_idle_init(loop, &m->applied_idle);
 	shoal_manager__dispatcher_init(m);
 	return m;
 }
@@ -1054,7 +1068,9 @@ static void close_step(struct shoal_manager *m)
 		return;
 	if (!m->handles_closing) {
 		m->handles_closing = true;
-		m->nhandles = 5;
+		m->nhandles = 6;
+		m->applied_idle.data = m;
+		uv_close((uv_handle_t *)&m->applied_idle, handle_closed);
 		m->timer.data = m->roles_timer.data = m->roles_retry.data = m;
 		m->logs_idle.data = m;
 		uv_close((uv_handle_t *)&m->logs_idle, handle_closed);
@@ -1108,6 +1124,7 @@ void shoal_manager_close(struct shoal_manager *m, shoal_manager_close_cb cb, voi
 	m->close_cb = cb;
 	m->close_ctx = ctx;
 	shoal_manager__join_abort(m);
+	shoal_manager__forwards_fail(m);
 	shoal_manager__leader_parts_stop(m);
 	if (m->client != NULL) {
 		m->client_closing = true;

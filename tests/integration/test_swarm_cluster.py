@@ -129,6 +129,11 @@ def test_promote_and_failover(machines):
     # a manager's view: node ls works on a promoted node too
     assert wait_until(lambda: nodes(machines, on="node3").get("node1", ("",) * 3)[2]
                       == "Leader", 20)
+    # writes through a follower, one after the other, each reading what the last wrote
+    for i in range(5):
+        ok(docker(machines, "node3", "node", "update", "--label-add", f"k{i}=v", "node1"))
+    labels = json.loads(ok(docker(machines, "node3", "node", "inspect", "node1")))[0]
+    assert sorted(labels["Spec"]["Labels"]) == [f"k{i}" for i in range(5)]
     machines("kill", "node1")
     t0 = time.monotonic()
     assert wait_until(lambda: leader(machines, ["node2", "node3"]) in ("node2", "node3"), 30)
