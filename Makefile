@@ -2,7 +2,7 @@
 # machine (as root): they install what they need with apt-get first (scripts/deps.sh).
 #
 #   make          build everything into build/ (build/shoald, build/shoal)
-#   make demo     build, start a node and show the docker CLI talking to Shoal
+#   make demo     build, make three local nodes and play the swarm tutorial on them
 #   make test     every test: unit, integration (plain and sanitized builds), fuzzing
 #   make asan     the AddressSanitizer + UndefinedBehaviorSanitizer build, in build-asan/
 #   make fuzz     run the HTTP request fuzzer for FUZZ_SECONDS (default 60)

@@ -1,89 +1,138 @@
 #!/usr/bin/env bash
-# The demo, as far as Shoal goes today: one node (shoald) answering the real docker CLI,
-# docker-py and shoal, running the tutorial's vote app as a plain container with its port
-# published. Later issues grow this into the whole tutorial of shared/seed/ (a 3-node
-# swarm, the vote service, the routing mesh, drain, rolling update).
+# The demo: the swarm tutorial of shared/seed/ played with the real docker CLI on three
+# `shoal machine` nodes (node1 manager, node2 and node3 workers, 192.168.99.0/24 as the
+# tutorial's docker-machine VMs had): swarm init and joins, `service create --replicas 6
+# --publish 8080:80`, `service ps`, `service logs`, drain, reactivation, pause, scale, and
+# a manager's failover. Each command is printed, then run inside node1 as the tutorial
+# runs it (`shoal machine ssh node1 docker ...`).
 #
-# DEMO_KEEP=1 leaves the node running and prints how to reach it.
+# It pauses between acts when run in a terminal, not otherwise; DEMO_FAST=1 shortens the
+# waits. It ends leaving the cluster running and prints how to reach it and remove it.
+# What is not in yet (the routing mesh answering on 8080, rolling updates, the registry,
+# the visualizer) is said where the tutorial would use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir=/run/shoal-demo
-sock=$dir/docker.sock
-docker=${DOCKER_CLI:-$(command -v docker || true)}
-[[ -x /usr/local/bin/docker ]] && docker=/usr/local/bin/docker
+shoal=build/shoal
+machine() { "$shoal" machine "$@"; }
+images=build/images
+nodes=(node1 node2 node3)
 
-port=${DEMO_PORT:-8080}
-
-stop() {
-	if [[ -S $sock ]]; then
-		for c in $(curl -s --unix-socket "$sock" "http://localhost/containers/json?all=1" |
-			/usr/bin/python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null); do
-			curl -s -X DELETE --unix-socket "$sock" "http://localhost/containers/$c?force=1" >/dev/null
-		done
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+say() { printf '\033[2m# %s\033[0m\n' "$*"; }
+# Runs a docker command inside a node, printed as the tutorial shows it.
+on() {
+	local node=$1
+	shift
+	printf '\033[1m%s$ docker %s\033[0m\n' "$node" "$*"
+	machine ssh "$node" "docker $*" || true
+}
+pause() {
+	if [[ -t 0 && -t 1 && ${DEMO_FAST:-0} != 1 ]]; then
+		read -r -p $'\n(press Enter for the next act) ' _ || true
 	fi
-	if [[ -f $dir/shoald.pid ]]; then
-		kill -TERM "$(cat "$dir/shoald.pid")" 2>/dev/null || true
-		for _ in $(seq 50); do [[ -f $dir/shoald.pid ]] || break; sleep 0.1; done
-	fi
-	rm -rf "$dir"
+}
+wait_s() { sleep "$([[ ${DEMO_FAST:-0} == 1 ]] && echo 1 || echo "$1")"; }
+# Waits (30 s at most) until a command inside a node prints something matching a pattern.
+wait_for() {
+	local node=$1 pattern=$2
+	shift 2
+	for _ in $(seq 150); do
+		machine ssh "$node" "$*" 2>/dev/null | grep -q -- "$pattern" && return 0
+		sleep 0.2
+	done
 }
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+[[ -f $images/instavote-vote-latest.tar && -f $images/instavote-vote-indent.tar ]] ||
+	scripts/images.sh "$images" >/dev/null
 
-if [[ -f $dir/shoald.pid ]]; then
-	stop
-fi
-mkdir -p "$dir"
-build/shoald -H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
-	--pidfile "$dir/shoald.pid" 2>"$dir/shoald.log" &
-[[ ${DEMO_KEEP:-0} == 1 ]] || trap stop EXIT
-for _ in $(seq 100); do
-	curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1 && break
-	sleep 0.05
-done
-
-export DOCKER_HOST=unix://$sock
-if [[ -n $docker ]]; then
-	step docker version
-	"$docker" version
-	step docker info
-	"$docker" info
-else
-	echo "(the docker CLI is not installed: showing shoal's own output)"
-fi
-step shoal version
-build/shoal version
-step "python3 -c 'docker.from_env().ping()'"
-/usr/bin/python3 -c 'import docker; c = docker.from_env(); print("ping:", c.ping(), "| server:", c.version()["Version"], "| API", c.version()["ApiVersion"])'
-step "curl --unix-socket $sock http://localhost/_ping"
-curl -s --unix-socket "$sock" http://localhost/_ping
-echo
-
-[[ -f build/images/instavote-vote-latest.tar ]] || scripts/images.sh build/images >/dev/null
-if [[ -n $docker ]]; then
-	step docker load -i build/images/instavote-vote-latest.tar
-	"$docker" load -i build/images/instavote-vote-latest.tar
-	step docker run --rm instavote/vote sh -c "'echo hello from \$(hostname); exit 3'"
-	"$docker" run --rm instavote/vote sh -c 'echo hello from $(hostname); exit 3' || echo "(exit status $?)"
-	step docker run -d --name vote -p "$port:80" instavote/vote
-	"$docker" run -d --name vote -p "$port:80" instavote/vote
-	step docker ps
-	"$docker" ps
-	step "curl -s 127.0.0.1:$port | grep 'container ID'"
-	for _ in $(seq 50); do curl -sf "127.0.0.1:$port" >/dev/null && break; sleep 0.1; done
-	curl -s "127.0.0.1:$port" | grep -o 'Processed by container ID [0-9a-f]*'
-	step docker logs vote
-	"$docker" logs vote
-	step docker exec vote cat /etc/vote-version
-	"$docker" exec vote cat /etc/vote-version
-	if [[ ${DEMO_KEEP:-0} != 1 ]]; then
-		step docker rm -f vote
-		"$docker" rm -f vote
+bold "Act 1: three hosts, as docker-machine made them"
+for n in "${nodes[@]}"; do
+	if machine ls -q | grep -qx "$n"; then
+		say "$n exists from an earlier run: removing it"
+		machine rm -f "$n" >/dev/null
 	fi
-fi
-if [[ ${DEMO_KEEP:-0} == 1 ]]; then
-	echo
-	echo "shoald keeps running: export DOCKER_HOST=unix://$sock"
-	echo "stop it with: kill \$(cat $dir/shoald.pid)"
-fi
+done
+for n in "${nodes[@]}"; do
+	printf '\033[1m$ shoal machine create %s\033[0m\n' "$n"
+	machine create "$n"
+done
+printf '\033[1m$ shoal machine ls\033[0m\n'
+machine ls
+ip1=$(machine ip node1)
+# No registry yet: each node loads the demo images the tutorial would pull.
+for n in "${nodes[@]}"; do
+	machine ssh "$n" docker load -i "$PWD/$images/instavote-vote-latest.tar" >/dev/null
+	machine ssh "$n" docker load -i "$PWD/$images/instavote-vote-indent.tar" >/dev/null
+done
+say "each node loaded instavote/vote:latest and :indent (no registry yet)"
+pause
+
+bold "Act 2: the swarm"
+on node1 swarm init --advertise-addr "$ip1"
+token=$(machine ssh node1 docker swarm join-token -q worker)
+on node2 swarm join --token "$token" "$ip1:2377"
+on node3 swarm join --token "$token" "$ip1:2377"
+on node1 node ls
+pause
+
+bold "Act 3: the vote service, six replicas"
+on node1 service create --name vote --publish 8080:80 --replicas 6 instavote/vote
+on node1 service ls
+on node1 service ps vote
+say "two tasks on each node; each is a container named vote.<slot>.<task id>:"
+on node2 ps
+say "the routing mesh (every node answering on 8080, round-robin) is not in yet;"
+say "each task answers on its own container address meanwhile:"
+for n in node1 node2; do
+	for id in $(machine ssh "$n" docker ps -q --filter label=com.docker.swarm.service.name=vote); do
+		addr=$(machine ssh "$n" docker inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
+		printf '%s$ wget -qO- %s | grep container\n' "$n" "$addr"
+		machine ssh "$n" wget -qO- "http://$addr/" | grep -o 'Processed by container ID [0-9a-f]*' || true
+	done
+done
+on node1 service logs --tail 2 vote
+pause
+
+bold "Act 4: drain node2, then bring it back"
+on node1 node update --availability drain node2
+wait_s 3
+on node1 service ps vote
+on node1 node ls
+on node1 node update --availability active node2
+wait_s 2
+say "nothing moves back to node2:"
+on node1 service ps vote --filter desired-state=running
+on node1 node update --availability pause node3
+on node1 service scale vote=8
+say "node3 is paused: the two new tasks land on node2"
+on node1 service ps vote --filter desired-state=running
+on node1 node update --availability active node3
+on node1 service scale vote=6
+pause
+
+bold "Act 5: more managers, and losing one"
+on node1 node promote node2 node3
+wait_s 3
+on node1 node ls
+printf '\033[1m$ shoal machine kill node1\033[0m\n'
+machine kill node1
+say "raft elects another leader among node2 and node3 within a few seconds"
+wait_for node2 '^[^*]*node[23] .*Leader' docker node ls --format "'{{.Hostname}} {{.ManagerStatus}}'"
+on node2 node ls
+say "node2 or node3 leads now; the service is still there:"
+on node2 service ls
+printf '\033[1m$ shoal machine start node1\033[0m\n'
+machine start node1
+wait_for node1 Leader docker node ls
+on node1 node ls
+say "rolling updates (service update --update-parallelism 2 --update-delay 15s,"
+say "--image instavote/vote:indent) come with the next part of Shoal"
+
+bold "The cluster keeps running"
+cat <<EOF
+  shoal machine ls                       the nodes
+  shoal machine ssh node1 docker ...     the docker CLI inside node1 (its own docker.sock)
+  eval \$(shoal machine env node1)        point this shell's docker at node1
+  shoal machine rm -f node1 node2 node3  remove everything the demo made
+EOF

@@ -225,6 +225,16 @@ static void send_json(struct shoal_http_req *req, json_t *msg)
 	json_decref(msg);
 }
 
+int shoal_manager__dispatcher_connected(struct shoal_manager *m, const char *node_id)
+{
+	struct dnode *d;
+
+	if (!m->disp_running)
+		return -1;
+	d = dnode_find(m, node_id);
+	return d != NULL && d->stream != NULL ? 1 : 0;
+}
+
 int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg)
 {
 	struct dnode *d = m->disp_running ? dnode_find(m, node_id) : NULL;

@@ -185,6 +185,9 @@ void shoal_manager__dispatcher_close(struct shoal_manager *m, uv_close_cb cb);
 void shoal_manager__route_session(struct shoal_http_req *req);
 void shoal_manager__route_heartbeat(struct shoal_http_req *req);
 void shoal_manager__route_status(struct shoal_http_req *req);
+/* 1 when the node's agent holds a session here, 0 when not, -1 when this node does not
+ * dispatch (not the leader). */
+int shoal_manager__dispatcher_connected(struct shoal_manager *m, const char *node_id);
 /* Sends msg (taken) down the node's agent session: -1 (msg dropped) without one. */
 int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg);
 /* A task state's place in swarmkit's order (its enum shoal_task_state), -1 if unknown. */

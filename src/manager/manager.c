@@ -905,7 +905,12 @@ json_t *shoal_manager_node_json(struct shoal_manager *m, const struct shoal_stor
 	if (m->raft != NULL && rid > 0 &&
 	    shoal_raft_member_role(m->raft, (uint64_t)rid) != SHOAL_RAFT_VOTER)
 		reach = "unknown"; /* not (yet, or any more) a voter */
-	else if (self || (state != NULL && strcmp(state, "ready") == 0))
+	else if (self)
+		reach = "reachable";
+	else if (shoal_manager__dispatcher_connected(m, o->id) >= 0)
+		/* the leader knows who holds a session right now */
+		reach = shoal_manager__dispatcher_connected(m, o->id) ? "reachable" : "unreachable";
+	else if (state != NULL && strcmp(state, "ready") == 0)
 		reach = "reachable";
 	json_object_set_new(ms, "Reachability", json_string(reach));
 	json_object_del(ms, "RaftID");
