@@ -243,6 +243,36 @@ static void agent_stop(struct shoal_daemon *d)
 	d->agent_node = NULL;
 }
 
+static void left_container_removed(void *ctx, struct shoal_container *c,
+				   const struct shoal_err *err)
+{
+	(void)ctx;
+	(void)c;
+	if (err != NULL)
+		shoal_log_warn("cannot remove a task container after leaving the swarm", "error=%s",
+			       shoal_log_q(err->msg));
+}
+
+/* A node that leaves the swarm removes its tasks' containers, as dockerd's Leave does. */
+static void remove_task_containers(struct shoal_daemon *d, const char *node_id)
+{
+	struct shoal_list *pos, *tmp;
+	struct shoal_err err;
+
+	shoal_list_foreach_safe(pos, tmp, &d->engine.containers) {
+		struct shoal_container *c = shoal_list_entry(pos, struct shoal_container, link);
+		const char *owner = json_string_value(json_object_get(
+			json_object_get(c->config, "Labels"), "com.docker.swarm.node.id"));
+
+		if (owner == NULL || strcmp(owner, node_id) != 0 || c->removing)
+			continue;
+		if (shoal_engine_container_remove(c, true, false, left_container_removed, NULL,
+						  &err) < 0)
+			shoal_log_warn("cannot remove a task container after leaving the swarm",
+				       "container=%s error=%s", c->id, shoal_log_q(err.msg));
+	}
+}
+
 void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 {
 	struct shoal_daemon *d = ctx;
@@ -253,9 +283,14 @@ void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 		return;
 	shoal_manager_member(m, &mem);
 	if (mem.node_id == NULL) {
-		if (d->agent_node != NULL)
-			shoal_log_info("agent stopped", "%s", "");
+		char *left = d->agent_node != NULL ? shoal_strdup(d->agent_node) : NULL;
+
 		agent_stop(d);
+		if (left != NULL) {
+			shoal_log_info("agent stopped", "node=%s", left);
+			remove_task_containers(d, left);
+			free(left);
+		}
 		return;
 	}
 	if (d->agent_node != NULL && strcmp(d->agent_node, mem.node_id) == 0) {

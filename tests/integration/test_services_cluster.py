@@ -253,3 +253,17 @@ def test_returning_node_cleans_up(machines, vote_images):
     assert wait_until(lambda: nodes(machines)["node2"][0] == "Ready", 30)
     assert wait_until(lambda: containers(machines, "node2") == [], 30)
     assert running(machines, "vote") == {"node1": 4}
+
+
+# A worker leaving the swarm takes its task containers away, as dockerd's leave does; the
+# manager replaces its tasks once the node is down.
+def test_leave_removes_task_containers(machines, vote_images):
+    cluster(machines, n=2, heartbeat="1s")
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "2", "--restart-delay", "100ms", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 1, "node2": 1}, 30)
+    assert len(containers(machines, "node2")) == 1
+    ok(docker(machines, "node2", "swarm", "leave"))
+    assert wait_until(lambda: ok(docker(machines, "node2", "ps", "-aq")).strip() == "", 20)
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 2}, 30)
