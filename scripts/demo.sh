@@ -3,13 +3,13 @@
 # `shoal machine` nodes (node1 manager, node2 and node3 workers, 192.168.99.0/24 as the
 # tutorial's docker-machine VMs had): swarm init and joins, `service create --replicas 6
 # --publish 8080:80`, `service ps`, `service logs`, drain, reactivation, pause, scale, and
-# a manager's failover. Each command is printed, then run inside node1 as the tutorial
+# a manager's failover, a rolling update two by two. Each command is printed, then run inside node1 as the tutorial
 # runs it (`shoal machine ssh node1 docker ...`).
 #
 # It pauses between acts when run in a terminal, not otherwise; DEMO_FAST=1 shortens the
 # waits. It ends leaving the cluster running and prints how to reach it and remove it.
-# What is not in yet (the routing mesh answering on 8080, rolling updates, the registry,
-# the visualizer) is said where the tutorial would use it.
+# What is not in yet (the routing mesh answering on 8080, the registry, the visualizer) is
+# said where the tutorial would use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -126,8 +126,18 @@ printf '\033[1m$ shoal machine start node1\033[0m\n'
 machine start node1
 wait_for node1 Leader docker node ls
 on node1 node ls
-say "rolling updates (service update --update-parallelism 2 --update-delay 15s,"
-say "--image instavote/vote:indent) come with the next part of Shoal"
+say "node1's containers died with it: the orchestrator replaces its two tasks"
+wait_for node1 "6/6" docker service ls
+on node1 service ls
+pause
+
+bold "Act 6: a rolling update, two by two"
+delay=$([[ ${DEMO_FAST:-0} == 1 ]] && echo 3s || echo 15s)
+on node1 service update --update-parallelism 2 --update-delay "$delay" vote
+say "changing the update config replaces nothing; a new image does, pair by pair:"
+on node1 service update --image instavote/vote:indent vote
+on node1 service ps vote
+on node1 service inspect --pretty vote
 
 bold "The cluster keeps running"
 cat <<EOF
