@@ -196,6 +196,9 @@ void shoal_manager__route_status(struct shoal_http_req *req);
 int shoal_manager__dispatcher_connected(struct shoal_manager *m, const char *node_id);
 /* Sends msg (taken) down the node's agent session: -1 (msg dropped) without one. */
 int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg);
+/* The routing mesh's "network" message for the agents (mesh.c; net.h documents it), from
+ * the store. A new reference. */
+json_t *shoal_manager__mesh_msg(struct shoal_store *s);
 /* A task state's place in swarmkit's order (its enum shoal_task_state), -1 if unknown. */
 int shoal_manager__task_state_rank(const char *state);
 

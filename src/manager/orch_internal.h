@@ -34,6 +34,8 @@ struct shoal_orch__node {
 	unsigned svc_failures; /* failed or rejected in the last five minutes */
 };
 
+struct shoal_orch__ipam;
+
 struct shoal_orch__pass {
 	struct shoal_store *store;
 	int64_t now;
@@ -56,6 +58,11 @@ struct shoal_orch__pass {
 	 * seen running (ns). Only a cache for the updater's Monitor: a task missing from it
 	 * counts as never having run. */
 	json_t *running;
+
+	/* The allocator's (allocator.c): the ingress network's addresses in use, NULL when
+	 * the swarm has no ingress network. Its service writes (the VIP) go into service
+	 * above, with the updater's. */
+	struct shoal_orch__ipam *ipam;
 };
 
 /* A task of the service being reconciled, as the pass began. */
@@ -138,6 +145,20 @@ void shoal_orch__nodes_free(struct shoal_orch__pass *p);
 
 /* The node with this ID in the pass's table, or NULL. */
 struct shoal_orch__node *shoal_orch__node(const struct shoal_orch__pass *p, const char *id);
+
+/* The allocator: addresses in use read from the store at the start of a pass, freed at
+ * its end. */
+void shoal_orch__alloc_load(struct shoal_orch__pass *p);
+void shoal_orch__alloc_free(struct shoal_orch__pass *p);
+/* Nodes without an ingress address get one: a change set (owned by the caller) or NULL. */
+struct shoal_store_tx *shoal_orch__alloc_nodes(struct shoal_orch__pass *p);
+/* The service's VIP, then its new tasks (among tasks, n of them, the store's): addresses
+ * if it publishes ingress ports, then new -> pending. A task for which no address is left
+ * stays new. */
+void shoal_orch__allocate(struct shoal_orch__pass *p, const struct shoal_store_obj *svc,
+			  struct shoal_store_obj **tasks, size_t n);
+/* Whether the service (object) publishes a port in ingress mode. */
+bool shoal_orch__ingress_needed(const json_t *svc);
 
 /* The scheduler's step for one service: its pending tasks (among tasks, n of them, the store's)
  * get a node or an explanation. */

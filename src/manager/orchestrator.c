@@ -1,9 +1,9 @@
 /* The reconciliation loop's driver and orchestrators (SWARM-SPEC §2, §4, §5): passes over the
  * store, one change set per service, the replicated and global orchestrators with the restart
- * supervisor, the allocator step (new -> pending) and the task reaper. Choosing nodes is
- * scheduler.c's, rolling updates updater.c's (called last by each orchestrator, over the
- * slots it keeps); the libuv timer is orch_uv.c's. Networks are left to the real allocator,
- * jobs (ReplicatedJob, GlobalJob) and the constraint enforcer to later issues. */
+ * supervisor and the task reaper. Choosing nodes is scheduler.c's, addresses allocator.c's
+ * (new -> pending), rolling updates updater.c's (called last by each orchestrator, over the
+ * slots it keeps); the libuv timer is orch_uv.c's. Jobs (ReplicatedJob, GlobalJob) and the
+ * constraint enforcer are left to later issues. */
 #include "manager/orch_internal.h"
 
 #include <assert.h>
@@ -802,27 +802,6 @@ static void reconcile_global(struct shoal_orch__pass *p, struct shoal_orch__svc 
 }
 
 /*
- * The allocator's step: nothing to allocate until networks come, so new tasks just move on
- * to the scheduler.
- */
-
-static void allocate(struct shoal_orch__pass *p, struct shoal_orch__svc *c)
-{
-	const json_t *v;
-	size_t i;
-
-	for (i = 0; i < c->nall; i++) {
-		v = shoal_orch__view(p, c->all[i]);
-		if (shoal_orch__observed(v) != SHOAL_TASK_NEW ||
-		    shoal_orch__desired(v) > SHOAL_TASK_RUNNING ||
-		    json_object_get(p->deletes, c->all[i]->id) != NULL)
-			continue;
-		shoal_orch__set_status(p, shoal_orch__mut(p, c->all[i]), SHOAL_TASK_PENDING,
-				       "pending task scheduling");
-	}
-}
-
-/*
  * The task reaper (swarmkit manager/orchestrator/taskreaper).
  */
 
@@ -908,6 +887,15 @@ struct txs {
 	size_t n, cap;
 };
 
+static void txs_add(struct txs *out, struct shoal_store_tx *tx)
+{
+	if (out->n == out->cap) {
+		out->cap = out->cap ? 2 * out->cap : 8;
+		out->v = shoal_realloc(out->v, out->cap * sizeof(*out->v));
+	}
+	out->v[out->n++] = tx;
+}
+
 /* Turns what the pass changed into one change set. */
 static void flush(struct shoal_orch__pass *p, struct txs *out)
 {
@@ -939,11 +927,7 @@ static void flush(struct shoal_orch__pass *p, struct txs *out)
 	json_object_clear(p->writes);
 	json_array_clear(p->creates);
 	json_object_clear(p->deletes);
-	if (out->n == out->cap) {
-		out->cap = out->cap ? 2 * out->cap : 8;
-		out->v = shoal_realloc(out->v, out->cap * sizeof(*out->v));
-	}
-	out->v[out->n++] = tx;
+	txs_add(out, tx);
 }
 
 static void reconcile_service(struct shoal_orch__pass *p, struct shoal_store_obj *svc)
@@ -957,7 +941,7 @@ static void reconcile_service(struct shoal_orch__pass *p, struct shoal_store_obj
 	else if (mode == NULL || json_object_get(mode, "Replicated") != NULL)
 		reconcile_replicated(p, &c);
 	/* job modes are not orchestrated yet */
-	allocate(p, &c);
+	shoal_orch__allocate(p, svc, c.all, c.nall);
 	shoal_orch__schedule(p, svc, c.all, c.nall);
 	reap(p, &c);
 	svc_fini(&c);
@@ -1140,10 +1124,16 @@ static void pass(struct shoal_orch *o, int64_t now)
 		.running = o->running,
 	};
 	struct shoal_store_obj **svcs;
+	struct shoal_store_tx *tx;
 	struct txs txs = { 0 };
 	size_t n, i;
 
 	shoal_orch__nodes_load(&p);
+	shoal_orch__alloc_load(&p);
+	/* nodes first: a node has its sandbox's address before a task is sent there */
+	tx = shoal_orch__alloc_nodes(&p);
+	if (tx != NULL)
+		txs_add(&txs, tx);
 	svcs = shoal_store_list(o->store, SHOAL_STORE_SERVICE, &n);
 	for (i = 0; i < n; i++) {
 		reconcile_service(&p, svcs[i]);
@@ -1151,6 +1141,7 @@ static void pass(struct shoal_orch *o, int64_t now)
 	}
 	free(svcs);
 	reap_orphans(&p, &txs);
+	shoal_orch__alloc_free(&p);
 	shoal_orch__nodes_free(&p);
 	json_decref(p.writes);
 	json_decref(p.creates);
@@ -1191,6 +1182,7 @@ struct shoal_orch *shoal_orch_new(struct shoal_store *s, const struct shoal_orch
 					 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_SERVICE) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NODE) |
+						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NETWORK) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_CLUSTER),
 					 SHOAL_STORE_ALL_KINDS, on_change, o);
 	/* a new leader reconciles everything the store holds */

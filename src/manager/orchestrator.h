@@ -5,14 +5,16 @@
  *
  * Who writes what. The core owns no object: it reads the store and writes change sets only
  * through env->propose. It creates and deletes tasks, moves a task's DesiredState (never
- * backwards), moves Status from new to pending (the allocator: Message "pending task
- * scheduling") and from pending to assigned with NodeID (the scheduler), sets Status.Err on a
- * task no node can take, and marks a never-scheduled task shutdown. On a service it writes only
- * what swarmkit's updater does: UpdateStatus, and Spec := PreviousSpec when an update fails
- * with FailureAction rollback. Everything else belongs to others: services to the API layer,
- * nodes and a task's Status from assigned on to the dispatcher, the cluster object to the
- * manager. Tasks are written in Docker's JSON shape (moby api/types/swarm/task.go): the fields
- * a task has in GET /tasks, nothing more.
+ * backwards), moves Status from new to pending once the task has its addresses (the
+ * allocator: NetworksAttachments, Message "pending task scheduling") and from pending to
+ * assigned with NodeID (the scheduler), sets Status.Err on a task no node can take, and marks
+ * a never-scheduled task shutdown. On a service it writes only the allocator's
+ * Endpoint.VirtualIPs and what swarmkit's updater does: UpdateStatus, and Spec :=
+ * PreviousSpec when an update fails with FailureAction rollback; on a node, the allocator's
+ * Attachments (its ingress sandbox's address). Everything else belongs to others: services
+ * to the API layer, nodes and a task's Status from assigned on to the dispatcher, the
+ * cluster object and networks to the manager. Tasks are written in Docker's JSON shape
+ * (moby api/types/swarm/task.go): the fields a task has in GET /tasks, nothing more.
  *
  * How it runs. Level-triggered: each pass recomputes, for every service, what should change
  * from the store and now_ns alone, and proposes one change set per service (all or nothing,
@@ -120,5 +122,15 @@ bool shoal_sched_constraints_match(const json_t *constraints, const json_t *node
  * unless only Placement differs and node (the task's node object, may be NULL) still meets
  * the new constraints. The rolling updater's predicate. */
 bool shoal_orch_task_is_dirty(const json_t *service, const json_t *task, const json_t *node);
+
+/* The ingress network a swarm starts with: the first subnet of size bits (24 when 0) of
+ * the first pool of pools (a JSON array of CIDR strings, "10.0.0.0/8" when empty or NULL),
+ * its first address the gateway. 400 when the pool or size does not fit. */
+SHOAL_MUST_CHECK int shoal_orch_ingress_subnet(const json_t *pools, int size, char subnet[24],
+					       char gateway[16], struct shoal_err *err);
+
+/* The ingress network object (swarm form: Spec, DriverState, IPAMOptions) for subnet
+ * ("10.0.0.0/24"), gateway and VXLAN ID. A new reference; the store adds ID and Meta. */
+json_t *shoal_orch_ingress_network(const char *subnet, const char *gateway, int vni);
 
 #endif
