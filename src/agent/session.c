@@ -162,6 +162,9 @@ static int on_line(const char *line, size_t len, void *ctx, struct shoal_err *er
 		   (strcmp(type, "logs") == 0 || strcmp(type, "logs-cancel") == 0)) {
 		if (s->cbs.logs != NULL)
 			s->cbs.logs(s->cbs.ctx, msg);
+	} else if (type != NULL && strcmp(type, "network") == 0) {
+		if (s->cbs.network != NULL)
+			s->cbs.network(s->cbs.ctx, msg);
 	} else if (type != NULL && strcmp(type, "assignments") == 0) {
 		set_managers(s, json_object_get(msg, "Managers"));
 		if (s->cbs.assignments != NULL)

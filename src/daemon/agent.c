@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "manager/manager.h"
+#include "net/net.h"
 
 #define SHOAL_LOG_MODULE "daemon"
 
@@ -37,6 +38,17 @@ static void on_assignments(void *ctx, const json_t *tasks, const json_t *node)
 		shoal_agent_exec_assign(d->exec, tasks);
 	if (node != NULL && d->manager != NULL)
 		shoal_manager_node_changed(d->manager, node);
+}
+
+/* The routing mesh's view of the cluster: the node's part of it follows. */
+static void on_network(void *ctx, const json_t *msg)
+{
+	struct shoal_daemon *d = ctx;
+	struct shoal_err err;
+
+	if (d->net != NULL && d->agent_node != NULL &&
+	    shoal_net_ingress_update(d->net, d->agent_node, msg, &err) < 0)
+		shoal_log_error("bad routing mesh message", "error=%s", shoal_log_q(err.msg));
 }
 
 static void on_managers(void *ctx, const json_t *managers)
@@ -241,6 +253,8 @@ static void agent_stop(struct shoal_daemon *d)
 	}
 	free(d->agent_node);
 	d->agent_node = NULL;
+	/* out of the swarm (or stopping): the mesh goes, tasks' eth1 with it */
+	shoal_net_ingress_leave(d->net);
 }
 
 static void left_container_removed(void *ctx, struct shoal_container *c,
@@ -307,6 +321,7 @@ void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 	cbs.assignments = on_assignments;
 	cbs.managers = on_managers;
 	cbs.logs = on_logs;
+	cbs.network = on_network;
 	cbs.ctx = d;
 	d->session = shoal_agent_session_new(&d->loop, d->agent_client, mem.node_id, mem.addr,
 					     mem.managers, &cbs);
