@@ -584,12 +584,12 @@ static void attach_free(struct ing_attach *a)
 
 static void attach_done(struct shoal_net *n, void *data, const struct shoal_err *cerr);
 
-static void attach_spawn(struct shoal_net *n, struct ing_attach *a)
+/* Runs the helper; on failure (-1, err set) its callback is not called. */
+static int attach_spawn(struct shoal_net *n, struct ing_attach *a, struct shoal_err *err)
 {
 	struct shoal_net__ingress *ing = n->ing;
 	const char *args[12];
 	char link[16], mac[18];
-	struct shoal_err err;
 	uint32_t ip;
 	int prefix;
 
@@ -609,10 +609,7 @@ static void attach_spawn(struct shoal_net *n, struct ing_attach *a)
 	args[10] = mac;
 	args[11] = NULL;
 	a->gen = ing->gen;
-	if (shoal_net__child_run(n, args, attach_done, a, &err) < 0) {
-		a->cb(a->ctx, &err);
-		attach_free(a);
-	}
+	return shoal_net__child_run(n, args, attach_done, a, err);
 }
 
 static void attach_done(struct shoal_net *n, void *data, const struct shoal_err *cerr)
@@ -957,8 +954,13 @@ static void step(struct shoal_net *n)
 	if (ing->state != ING_UP)
 		return;
 	shoal_list_foreach_safe(pos, tmp, &ing->attaches) {
+		struct ing_attach *a = shoal_list_entry(pos, struct ing_attach, link);
+
 		shoal_list_del(pos);
-		attach_spawn(n, shoal_list_entry(pos, struct ing_attach, link));
+		if (attach_spawn(n, a, &err) < 0) {
+			a->cb(a->ctx, &err);
+			attach_free(a);
+		}
 	}
 	/* rotations first, so that the node never sends a port to a sandbox that has no
 	 * rule for it */
@@ -1119,12 +1121,14 @@ int shoal_net_ingress_attach(struct shoal_net *n, const char *id, const char *ne
 	a->ctx = ctx;
 	shoal_list_init(&a->link);
 	if (ing->state == ING_UP) {
-		attach_spawn(n, a);
+		if (attach_spawn(n, a, err) < 0) {
+			attach_free(a);
+			return -1;
+		}
 		return 0;
 	}
-	/* spawned or failed from step(), which runs no callback of the caller's */
+	/* the sandbox is being made (or remade): the step that ends it spawns this */
 	shoal_list_add_tail(&ing->attaches, &a->link);
-	step(n);
 	return 0;
 }
 
