@@ -138,6 +138,11 @@ def test_mesh_round_robin_everywhere(machines):
         assert set(CID.findall(out)) == ids, out
     out = ok(machines.ssh("node1", f"for i in 1 2 3 4 5 6; do wget -qO- {ips[1]}:8080; done"))
     assert set(CID.findall(out)) == ids, out
+    # from a container: one of the tasks, through its own node's address and another's
+    for ip in (ips[0], ips[2]):
+        out = ok(machines.ssh("node1", "c=$(docker ps -q | head -1); for i in 1 2 3 4 5 6; "
+                              f"do docker exec $c wget -qO- {ip}:8080; done"))
+        assert set(CID.findall(out)) == ids, out
 
     # two tasks on three nodes: one node has none and still answers
     ok(docker(machines, "node1", "service", "scale", "-d", "vote=2"))
