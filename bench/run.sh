@@ -23,6 +23,7 @@ benches=(bench/api/run.sh)
 benches+=(bench/containers/run.sh)
 benches+=(bench/images/run.sh)
 benches+=(bench/swarm/run.sh)
+benches+=(bench/services/run.sh)
 rc=0
 for b in "${benches[@]}"; do
 	# In the background so that wait, unlike a foreground child, is cut short by a signal.
