@@ -264,7 +264,8 @@ static void svc_load(struct shoal_orch__pass *p, struct shoal_orch__svc *c,
 		c->t[i].status = shoal_orch__time(
 			shoal_orch__get(c->all[i]->json, "Status", "Timestamp", NULL));
 	}
-	qsort(c->t, c->nall, sizeof(*c->t), cmp_tref);
+	if (c->nall > 1)
+		qsort(c->t, c->nall, sizeof(*c->t), cmp_tref);
 	c->slots = shoal_calloc(c->nall + 1, sizeof(*c->slots));
 	for (i = 0; i < c->nall; i = j) {
 		for (j = i + 1; j < c->nall && c->t[j].num == c->t[i].num &&
@@ -614,7 +615,8 @@ static void scale_down(struct shoal_orch__pass *p, struct shoal_orch__svc *c, si
 	for (i = 0; i < c->nslots; i++)
 		if (c->slots[i].runnable)
 			r[k++].s = &c->slots[i];
-	qsort(r, nrun, sizeof(*r), cmp_running);
+	if (nrun > 1)
+		qsort(r, nrun, sizeof(*r), cmp_running);
 	for (i = 0; i < nrun; i++) {
 		slot_members(p, r[i].s, m, &n);
 		r[i].pos = i;
@@ -626,7 +628,8 @@ static void scale_down(struct shoal_orch__pass *p, struct shoal_orch__svc *c, si
 		r[i].index = (cnt != NULL ? (long)json_integer_value(cnt) : 0) + 1;
 		json_object_set_new(per_node, node, json_integer(r[i].index));
 	}
-	qsort(r, nrun, sizeof(*r), cmp_index);
+	if (nrun > 1)
+		qsort(r, nrun, sizeof(*r), cmp_index);
 	for (i = (size_t)want; i < nrun; i++) {
 		struct shoal_orch__slot *s = r[i].s;
 
@@ -686,7 +689,8 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct shoal_orch__
 		for (i = 0, j = 0; i < c->nslots; i++)
 			if (c->slots[i].runnable)
 				used[j++] = c->slots[i].num;
-		qsort(used, nrun, sizeof(*used), cmp_int64);
+		if (nrun > 1)
+			qsort(used, nrun, sizeof(*used), cmp_int64);
 		for (i = 0, j = 0;
 		     (int64_t)(nrun + i) < want && c->ncreated < SHOAL_ORCH__MAX_CREATES; i++) {
 			for (; j < nrun && used[j] <= next; j++)
@@ -871,7 +875,8 @@ static void reap(struct shoal_orch__pass *p, struct shoal_orch__svc *c)
 		}
 		if (limit < 0 || count <= limit)
 			continue;
-		qsort(old, n, sizeof(*old), cmp_aged);
+		if (n > 1)
+			qsort(old, n, sizeof(*old), cmp_aged);
 		for (k = 0; k < n && count > limit; k++, count--)
 			delete_task(p, old[k].o);
 	}

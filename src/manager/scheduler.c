@@ -343,7 +343,8 @@ void shoal_orch__nodes_load(struct shoal_orch__pass *p)
 		n->mem = shoal_orch__int(n->json, "Description", "Resources", "MemoryBytes", NULL);
 	}
 	free(nodes);
-	qsort(p->nodes, nn, sizeof(*p->nodes), cmp_node);
+	if (nn > 1)
+		qsort(p->nodes, nn, sizeof(*p->nodes), cmp_node);
 	p->node_index = json_object();
 	for (i = 0; i < nn; i++)
 		json_object_set_new(p->node_index, p->nodes[i].id, json_integer((json_int_t)i));
@@ -832,7 +833,8 @@ void shoal_orch__schedule(struct shoal_orch__pass *p, const struct shoal_store_o
 		    ts >= p->now - FAILURE_WINDOW)
 			node->svc_failures++;
 	}
-	qsort(pending, np, sizeof(*pending), cmp_slot);
+	if (np > 1)
+		qsort(pending, np, sizeof(*pending), cmp_slot);
 	for (i = 0; i < np; i++) {
 		v = shoal_orch__view(p, pending[i]);
 		if (shoal_orch__desired(v) > SHOAL_TASK_RUNNING) {

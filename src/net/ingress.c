@@ -252,10 +252,13 @@ static int parse_ports(const json_t *msg, const json_t *excluded, struct shoal_n
 					continue;
 				port->backends[port->nbackends++] = (uint32_t)json_integer_value(v);
 			}
-			qsort(port->backends, port->nbackends, sizeof(*port->backends), cmp_u32);
+			if (port->nbackends > 1)
+				qsort(port->backends, port->nbackends, sizeof(*port->backends),
+				      cmp_u32);
 		}
 	}
-	qsort(c->ports, c->nports, sizeof(*c->ports), cmp_port);
+	if (c->nports > 1)
+		qsort(c->ports, c->nports, sizeof(*c->ports), cmp_port);
 	/* one service per port and protocol (the managers see to it): keep the first */
 	for (i = 0, w = 0; i < c->nports; i++) {
 		if (w > 0 && cmp_port(&c->ports[w - 1], &c->ports[i]) == 0) {
@@ -332,7 +335,8 @@ int shoal_net__ingress_parse(const json_t *msg, const char *node_id, const json_
 		if (vtep != 0)
 			add_peer(c, a, vtep);
 	}
-	qsort(c->peers_v, c->npeers, sizeof(*c->peers_v), cmp_peer);
+	if (c->npeers > 1)
+		qsort(c->peers_v, c->npeers, sizeof(*c->peers_v), cmp_peer);
 	for (i = 0, w = 0; i < c->npeers; i++)
 		if (w == 0 || c->peers_v[w - 1].addr != c->peers_v[i].addr)
 			c->peers_v[w++] = c->peers_v[i];
@@ -876,6 +880,7 @@ static bool sync_start(struct shoal_net *n)
 	}
 	free(rules);
 	if (j->nadd == 0 && j->ndel == 0 && j->rules == NULL) {
+		shoal_buf_fini(&vx);
 		job_free(j);
 		return false;
 	}

@@ -236,6 +236,8 @@ def test_cli_update_scale_rollback_rm(shoald, docker_cli):
     assert svc["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Image"] == \
         "instavote/vote:latest"
     # a new image starts a rolling update (the tasks have no image here: it cannot end well)
+    wait_until(lambda: "UpdateStatus" in call(shoald, "GET", "/services/vote")[1], 10)
+    svc = call(shoald, "GET", "/services/vote")[1]
     assert svc["UpdateStatus"]["State"] in ("updating", "paused", "completed")
     r = docker_(shoald, "service", "ls")
     assert re.search(r"vote\s+replicated\s+0/3\s+instavote/vote:indent\s+\*:8080->80/tcp",
@@ -376,7 +378,9 @@ def test_api_normalizes_and_allocates(shoald, docker_cli):
                         lines[1]), r.stdout
     assert re.fullmatch(r"[0-9a-z]{12}\s+web\s+replicated\s+0/1\s+nginx\s+"
                         r"\*:30000->80/tcp, \*:30000->53/udp", lines[2]), r.stdout
-    # an update that keeps the port keeps its allocation
+    # an update that keeps the port keeps its allocation (read again: the allocator writes
+    # the service's virtual IP after its creation, as swarmkit's does)
+    web = call(shoald, "GET", "/services/web")[1]
     spec = web["Spec"]
     spec["Labels"] = {"a": "b"}
     status, body = call(shoald, "POST",
@@ -430,6 +434,9 @@ def test_list_filters_and_arguments(shoald, docker_cli):
 def test_update_refusals(shoald, docker_cli):
     init(shoald)
     create_vote(shoald)
+    # the allocator gives the service its virtual IP just after its creation: read after
+    wait_until(lambda: call(shoald, "GET", "/services/vote")[1]["Endpoint"].get("VirtualIPs"),
+               10)
     svc = call(shoald, "GET", "/services/vote")[1]
     version, spec = svc["Version"]["Index"], svc["Spec"]
     path = f"/services/vote/update?version={version}"
