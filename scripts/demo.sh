@@ -2,14 +2,15 @@
 # The demo: the swarm tutorial of shared/seed/ played with the real docker CLI on three
 # `shoal machine` nodes (node1 manager, node2 and node3 workers, 192.168.99.0/24 as the
 # tutorial's docker-machine VMs had): swarm init and joins, `service create --replicas 6
-# --publish 8080:80`, `service ps`, `service logs`, drain, reactivation, pause, scale, and
+# --publish 8080:80`, `service ps`, the routing mesh answering on every node's 8080 in
+# turn, `service logs`, drain, reactivation, pause, scale, and
 # a manager's failover, a rolling update two by two. Each command is printed, then run inside node1 as the tutorial
 # runs it (`shoal machine ssh node1 docker ...`).
 #
 # It pauses between acts when run in a terminal, not otherwise; DEMO_FAST=1 shortens the
 # waits. It ends leaving the cluster running and prints how to reach it and remove it.
-# What is not in yet (the routing mesh answering on 8080, the registry, the visualizer) is
-# said where the tutorial would use it.
+# What is not in yet (the registry, the visualizer) is said where the tutorial would use
+# it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,13 +83,12 @@ on node1 service ls
 on node1 service ps vote
 say "two tasks on each node; each is a container named vote.<slot>.<task id>:"
 on node2 ps
-say "the routing mesh (every node answering on 8080, round-robin) is not in yet;"
-say "each task answers on its own container address meanwhile:"
-for n in node1 node2; do
-	for id in $(machine ssh "$n" docker ps -q --filter label=com.docker.swarm.service.name=vote); do
-		addr=$(machine ssh "$n" docker inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
-		printf '%s$ wget -qO- %s | grep container\n' "$n" "$addr"
-		machine ssh "$n" wget -qO- "http://$addr/" | grep -o 'Processed by container ID [0-9a-f]*' || true
+say "the routing mesh: every node answers on 8080, round-robin over the six tasks"
+for n in "${nodes[@]}"; do
+	ip=$(machine ip "$n")
+	printf '\033[1m$ curl -s %s:8080 (x6)\033[0m\n' "$ip"
+	for _ in 1 2 3 4 5 6; do
+		curl -s --max-time 2 "http://$ip:8080/" | grep -o 'Processed by container ID [0-9a-f]*' || echo "(no answer)"
 	done
 done
 on node1 service logs --tail 2 vote
@@ -99,6 +99,12 @@ on node1 node update --availability drain node2
 wait_s 3
 on node1 service ps vote
 on node1 node ls
+ip2=$(machine ip node2)
+say "node2 runs no task now, and still answers on 8080 through the mesh:"
+printf '\033[1m$ curl -s %s:8080 (x3)\033[0m\n' "$ip2"
+for _ in 1 2 3; do
+	curl -s --max-time 2 "http://$ip2:8080/" | grep -o 'Processed by container ID [0-9a-f]*' || echo "(no answer)"
+done
 on node1 node update --availability active node2
 wait_s 2
 say "nothing moves back to node2:"
