@@ -8,12 +8,18 @@ Subcommands:
         then `service rm` until its containers are gone on every --engine), then the last
         sample's service stays: its memory, then `service scale --detach vote=N` for each N
         of --steps, until exactly N run, the memory at each count of --mem-at the first time
-        it is reached; at the end `service rm` until gone. F is rewritten after every step.
+        it is reached; then (--updates K, 0 for none; scaled back to R first if need be)
+        K x `service update --detach --update-parallelism 2 --update-delay 0s --image I`
+        until R tasks run I, then K x the same without --detach (the CLI's wall time), I
+        alternating between --update-image and IMAGE, each followed by a wait until the
+        service's UpdateStatus says completed; at the end `service rm` until gone. F is
+        rewritten after every step.
   report DIR    the table and the ratios, from DIR's JSON files and sched.txt
 
 "Converged" is MEASURED.md's: GET /v1.41/tasks?filters={"service":["vote"]} every --poll
 seconds until exactly N tasks have Status.State running, all of them with DesiredState
-running; the time starts before the CLI command is launched.
+running (for an update, all of them with Spec.ContainerSpec.Image the new image, digest
+left out, :latest implied); the time starts before the CLI command is launched.
 
 Memory (KiB, from /proc: VmRSS, Pss of smaps_rollup): for Shoal (--machines STORAGE) every
 process under each machine's node init: the init, shoald, each shoal-shim and the task
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -148,16 +155,35 @@ def running(ts):
     return [t for t in ts if task_state(t) == "running"]
 
 
-def converged(ts, n):
+def ref(image):
+    """An image reference as the tasks' specs are compared: no digest, no docker.io/ or
+    library/, the tag latest when there is none."""
+    image = image.split("@")[0]
+    for p in ("docker.io/", "library/"):
+        if image.startswith(p):
+            image = image[len(p):]
+    return image if ":" in image.rsplit("/", 1)[-1] else image + ":latest"
+
+
+def task_image(t):
+    return ref(get(t, "Spec", "ContainerSpec", "Image") or "?")
+
+
+def converged(ts, n, image=None):
+    """Exactly n tasks running, all desired running (and all on image, when given)."""
     r = running(ts)
-    return len(r) == n and all(t.get("DesiredState") == "running" for t in r)
+    return len(r) == n and all(t.get("DesiredState") == "running" and
+                               (image is None or task_image(t) == image) for t in r)
 
 
-def summary(ts):
-    """{"desired/state": count} and the first few distinct task errors."""
+def summary(ts, image=None):
+    """{"desired/state": count} (" new" appended for the tasks on image, when given) and the
+    first few distinct task errors."""
     counts, errs = {}, []
     for t in ts:
         k = f"{t.get('DesiredState', '?')}/{task_state(t)}"
+        if image is not None and task_image(t) == image:
+            k += " new"
         counts[k] = counts.get(k, 0) + 1
         e = (t.get("Status") or {}).get("Err")
         if e and e not in errs and len(errs) < 5:
@@ -165,11 +191,11 @@ def summary(ts):
     return {"counts": counts, "errors": errs}
 
 
-def converge(a, api, cmd, n):
-    """Runs cmd, polls until n tasks run (or a.timeout): the step's record."""
-    rec = {"cmd": cmd[3:], "to": n}
-    t0 = time.perf_counter()
-    rec["cmd_seconds"], _ = run(cmd)
+def poll(a, api, t0, n, image=None):
+    """Polls the service's tasks from t0 on until converged(ts, n, image) or a.timeout:
+    seconds (None on timeout), polls, errors and the curve of the running count (of the
+    running tasks on image, when given)."""
+    rec = {}
     polls = errors = 0
     first_err = None
     last_n, curve, ts = None, [], []
@@ -183,11 +209,12 @@ def converge(a, api, cmd, n):
             ts = None
         t = time.perf_counter() - t0
         if ts is not None:
-            nr = len(running(ts))
+            r = running(ts)
+            nr = len(r) if image is None else sum(task_image(x) == image for x in r)
             if nr != last_n:
                 curve.append([round(t, 3), nr])
                 last_n = nr
-            if converged(ts, n):
+            if converged(ts, n, image):
                 rec["seconds"] = t
                 break
         if t > a.timeout:
@@ -196,7 +223,75 @@ def converge(a, api, cmd, n):
         time.sleep(a.poll)
     rec.update(polls=polls, errors=errors, first_error=first_err, curve=curve)
     if ts:
-        rec["tasks"] = summary(ts)
+        rec["tasks"] = summary(ts, image)
+    return rec
+
+
+def converge(a, api, cmd, n):
+    """Runs cmd, polls until n tasks run (or a.timeout): the step's record."""
+    rec = {"cmd": cmd[3:], "to": n}
+    t0 = time.perf_counter()
+    rec["cmd_seconds"], _ = run(cmd)
+    rec.update(poll(a, api, t0, n))
+    return rec
+
+
+def run_cli(cmd, timeout):
+    """Runs cmd for at most timeout seconds: (seconds, exit status or None on timeout, the
+    last of its stdout and stderr)."""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        rc, out = p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        rc, out = None, e.stdout or b""
+    return time.perf_counter() - t0, rc, out.decode(errors="replace").strip()[-500:]
+
+
+def update_status(api, service):
+    """The service's UpdateStatus (the list, not GET /services/NAME: see remove)."""
+    for x in api.json("GET", f"{API}/services"):
+        if get(x, "Spec", "Name") == service:
+            return x.get("UpdateStatus") or {}
+    return None
+
+
+def update(a, api, form, old, new):
+    """`service update [--detach] --update-parallelism 2 --update-delay 0s --image NEW`:
+    the CLI's wall time (the blocking form waits for it), until exactly a.replicas tasks run
+    NEW, then until UpdateStatus says completed (untimed by the CLI's form: the same clock)."""
+    cmd = cli(a) + ["service", "update"] + (["--detach"] if form == "detach" else []) + [
+        "--update-parallelism", "2", "--update-delay", "0s", "--image", new, a.service]
+    rec = {"cmd": cmd[3:], "form": form, "from": old, "image": new}
+    t0 = time.perf_counter()
+    rec["cmd_seconds"], rc, out = run_cli(cmd, a.timeout)
+    rec["cli_out"] = out
+    if rc != 0:
+        rec.update(seconds=None, done_seconds=None,
+                   failed=f"exit {rc}: {out}" if rc is not None else
+                   f"the CLI still running after {a.timeout} s: {out}")
+        return rec
+    rec.update(poll(a, api, t0, a.replicas, new))
+    if rec["seconds"] is None:
+        rec.update(done_seconds=None, failed=f"{a.replicas} tasks not running {new} within "
+                                             f"{a.timeout} s: {rec.get('tasks')}")
+        return rec
+    st = {}
+    while True:
+        try:
+            st = update_status(api, a.service) or {}
+        except API_ERRORS:
+            pass
+        t = time.perf_counter() - t0
+        if st.get("State") in ("completed", "paused", "rollback_started", "rollback_paused",
+                               "rollback_completed") or t > a.timeout:
+            break
+        time.sleep(a.poll)
+    rec["status"] = {k: st.get(k) for k in ("State", "Message")}
+    rec["done_seconds"] = t if st.get("State") == "completed" else None
+    if rec["done_seconds"] is None:
+        rec["failed"] = f"UpdateStatus {rec['status']} after {t:.1f} s"
     return rec
 
 
@@ -244,6 +339,41 @@ def memory(a):
     return docker_memory(a.docker_ns, a.dockerd)
 
 
+def updates(a, api, out, n):
+    """a.updates x the --detach update, then a.updates x the blocking one, each to the other
+    image of the two (a.image and a.update_image) than the service runs: after a.image,
+    a.update_image, then back, and so on. The service is first scaled to a.replicas if the
+    last step left it elsewhere. Stops at the first update that fails."""
+    ups = out["updates"] = []
+    if n != a.replicas:
+        print(f"measure: {a.name}: scale {n} -> {a.replicas} for the updates", file=sys.stderr)
+        rec = converge(a, api, cli(a) + ["service", "scale", "--detach",
+                                         f"{a.service}={a.replicas}"], a.replicas)
+        rec["from"] = n
+        out["update_scale"] = rec
+        dump(a.out, out)
+        if rec["seconds"] is None:
+            print(f"measure: {a.name}: no updates: {a.replicas} tasks not running within "
+                  f"{a.timeout}s: {rec.get('tasks')}", file=sys.stderr)
+            return
+    images = [ref(a.image), ref(a.update_image)]
+    cur = images[0]
+    for form in ("detach", "block"):
+        for i in range(a.updates):
+            new = images[1] if cur == images[0] else images[0]
+            print(f"measure: {a.name}: update {'--detach ' if form == 'detach' else ''}"
+                  f"{cur} -> {new} ({i + 1}/{a.updates})", file=sys.stderr)
+            rec = update(a, api, form, cur, new)
+            ups.append(rec)
+            out["load"].append(os.getloadavg()[0])
+            dump(a.out, out)
+            if rec.get("failed"):
+                print(f"measure: {a.name}: update to {new} failed, no more updates: "
+                      f"{rec['failed']}", file=sys.stderr)
+                return
+            cur = new
+
+
 def cmd_side(a):
     api = Api(a.sock, 60)
     out = {"name": a.name, "replicas": a.replicas, "creates": [], "removes": [], "steps": [],
@@ -279,6 +409,8 @@ def cmd_side(a):
             out["mem"][str(to)] = memory(a)
             dump(a.out, out)
         n = to
+    if a.updates:
+        updates(a, api, out, n)
     out["final_remove"] = remove(a, api)
     dump(a.out, out)
     return 0
@@ -429,8 +561,50 @@ def cmd_report(a):
                 notes.append(f"{side}: {r['errors']} failed polls while converging to "
                              f"{r['to']} (first: {r['first_error']})")
 
+    up_s, up_d = sh.get("updates"), dk.get("updates")
+    if up_s is not None or up_d is not None:
+        print()
+        nr = sh.get("replicas", 6)
+        print(f"3. service update --update-parallelism 2 --update-delay 0s --image, {nr} "
+              f"replicas, :latest -> :indent and\n   back in turn (seconds from the CLI's "
+              f"start; min / median / max)")
+        print(h.format("", "shoal", "docker", "dkr/shoal"))
+        print("-" * 96)
+        for form, title in (("detach", f"--detach: {nr} run the new image"),
+                            ("block", "blocking CLI: its wall time")):
+            rs = [r for r in up_s or [] if r.get("form") == form]
+            rd = [r for r in up_d or [] if r.get("form") == form]
+            if form == "detach":
+                row3(title, "seconds", rs, rd)
+                row3("  the CLI command alone", "cmd_seconds", rs, rd)
+                row3("  UpdateStatus completed", "done_seconds", rs, rd)
+            else:
+                row3(title, "cmd_seconds", rs, rd)
+                row3(f"  then {nr} seen on the new image", "seconds", rs, rd)
+        print("  MEASURED.md (d), dockerd on one node, medians: 13.105 --detach, 18.273 "
+              "blocking; on three nodes 12.181,\n  17.586 (its (b) created the service with "
+              "--publish 8080:80; none here). UpdateStatus says\n  completed Monitor (5 s) "
+              "after the last new task runs; the blocking CLI waits as long.")
+        for side, rs in (("shoal", sh), ("docker", dk)):
+            if rs.get("updates") is None:
+                notes.append(f"{side}: no updates run")
+            for r in rs.get("updates") or []:
+                if r.get("failed"):
+                    notes.append(f"{side}: update ({r['form']}) {r['from']} -> {r['image']} "
+                                 f"failed: {r['failed']}")
+                if r.get("errors"):
+                    notes.append(f"{side}: {r['errors']} failed polls during an update "
+                                 f"(first: {r['first_error']})")
+            us = rs.get("update_scale")
+            if us and us.get("seconds") is None:
+                notes.append(f"{side}: no updates, the scale to {us['to']} did not converge: "
+                             f"{us.get('tasks')}")
+    else:
+        print()
+        print("3. service update: not run (BENCH_UPDATES=0)")
+
     print()
-    print("3. memory (KiB; RSS = VmRSS, PSS = Pss of smaps_rollup), after "
+    print("4. memory (KiB; RSS = VmRSS, PSS = Pss of smaps_rollup), after "
           f"{meta.get('settle', '?')} s settled at each count")
     sm, dm = sh.get("mem", {}), dk.get("mem", {})
     counts = sorted({int(k) for k in list(sm) + list(dm)})
@@ -560,7 +734,7 @@ def cmd_report(a):
 
     print()
     sc = read_sched(d)
-    print(f"4. the scheduler alone: {get(sc, 'tasks') or '?'} tasks onto "
+    print(f"5. the scheduler alone: {get(sc, 'tasks') or '?'} tasks onto "
           f"{get(sc, 'nodes') or '?'} in-memory nodes, Shoal's orchestrator core in-process "
           f"(ms; min / median / max of {get(sc, 'rounds') or '?'})")
     h4 = "{:<64} {:>30}"
@@ -623,6 +797,9 @@ def main():
     s.add_argument("--samples", type=int, default=3)
     s.add_argument("--steps", type=ints, default=[100, 300, 6])
     s.add_argument("--mem-at", type=ints, default=[6, 100, 300])
+    s.add_argument("--updates", type=int, default=3,
+                   help="updates of each form (--detach, blocking) after the steps; 0: none")
+    s.add_argument("--update-image", default="instavote/vote:indent")
     s.add_argument("--settle", type=float, default=5)
     s.add_argument("--poll", type=float, default=0.05)
     s.add_argument("--timeout", type=float, default=600)

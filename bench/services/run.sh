@@ -15,12 +15,16 @@
 #    --replicas 6 instavote/vote` until 6 tasks run (each but the last followed by `service rm`
 #    until its containers are gone), then `service scale --detach vote=N` for each N of
 #    BENCH_STEPS until exactly N run, with the memory of every shoald, shoal-shim and task
-#    process at 6, 100 and 300 tasks.
+#    process at 6, 100 and 300 tasks; then (back at 6) the rolling update: BENCH_UPDATES x
+#    `service update --detach --update-parallelism 2 --update-delay 0s --image
+#    instavote/vote:indent vote` until the 6 tasks run the new image, and BENCH_UPDATES x the
+#    blocking form (no --detach, its wall time), :latest -> :indent and back in turn.
 # 3. Docker: dockerd in its own network namespace (shoalbench-<pid>-docker) with its docker0 at
 #    BENCH_DOCKER_BIP and --iptables=false, private mount namespace, socket, data root, exec
-#    root and pidfile in the temp dir, its own containerd; the image loaded, `swarm init
+#    root and pidfile in the temp dir, its own containerd; the images loaded, `swarm init
 #    --advertise-addr 127.0.0.1`, and the same creates and scales (BENCH_DOCKER_STEPS), with the
-#    memory of dockerd, containerd, every containerd-shim-runc-v2 and task process.
+#    memory of dockerd, containerd, every containerd-shim-runc-v2 and task process, and the
+#    same updates.
 # No --publish on either side: Shoal has no routing mesh yet. It prints a table with the
 # ratios and removes the machines, dockerd, its namespace and the temp dir on exit, failure
 # or ^C.
@@ -31,7 +35,8 @@
 # BENCH_SETTLE (seconds before memory is read, default 5), BENCH_TIMEOUT (seconds per step,
 # default 600), BENCH_DOCKER_BIP (default 172.17.0.1/16: a /24 runs out of addresses before
 # 300 tasks), BENCH_SCHED_NODES (1000), BENCH_SCHED_TASKS (10000), BENCH_SCHED_ROUNDS (3; 0
-# skips the scheduler), SHOAL_CLI (default build/shoal, with shoald next to it and the static
+# skips the scheduler), BENCH_UPDATES (updates of each form per side, default 3; 0 skips
+# them), SHOAL_CLI (default build/shoal, with shoald next to it and the static
 # libraries under its src/), DOCKERD_BIN (default dockerd), DOCKER_CLI (default
 # /usr/local/bin/docker, else docker), BENCH_RESULTS (a dir to keep the results in;
 # `measure.py report DIR` prints the table again).
@@ -48,6 +53,7 @@ DOCKER_BIP=${BENCH_DOCKER_BIP:-172.17.0.1/16}
 SCHED_NODES=${BENCH_SCHED_NODES:-1000}
 SCHED_TASKS=${BENCH_SCHED_TASKS:-10000}
 SCHED_ROUNDS=${BENCH_SCHED_ROUNDS:-3}
+UPDATES=${BENCH_UPDATES:-3}
 SHOAL_CLI=${SHOAL_CLI:-$ROOT/build/shoal}
 BUILD=${SHOAL_CLI%/*}
 DOCKERD_BIN=${DOCKERD_BIN:-dockerd}
@@ -55,6 +61,8 @@ DOCKER_CLI=${DOCKER_CLI:-/usr/local/bin/docker}
 RESULTS=${BENCH_RESULTS:-}
 IMAGE=instavote/vote
 IMAGE_TAR=$BUILD/images/instavote-vote-latest.tar
+NEW_IMAGE=instavote/vote:indent
+NEW_IMAGE_TAR=$BUILD/images/instavote-vote-indent.tar
 REPLICAS=6
 MEM_AT=6,100,300
 PY=/usr/bin/python3
@@ -157,15 +165,23 @@ wait_ready() {
 	die "$2 Ready nodes not seen within 60s"
 }
 
+# load_images SOCK: the demo image, and the update's when there are updates.
+load_images() {
+	"$DOCKER_CLI" -H "unix://$1" load -i "$IMAGE_TAR" >/dev/null
+	if ((UPDATES > 0)); then
+		"$DOCKER_CLI" -H "unix://$1" load -i "$NEW_IMAGE_TAR" >/dev/null
+	fi
+}
+
 shoal_part() {
 	local name ip1 token sock1 sock
 	local -a engines=()
-	log "shoal: 3 x machine create ($SUBNET), image load, swarm init, 2 x join"
+	log "shoal: 3 x machine create ($SUBNET), images load, swarm init, 2 x join"
 	for name in $NODES; do
 		"$SHOAL_CLI" machine create --storage-path "$STORAGE" --subnet "$SUBNET" "$name" \
 			>/dev/null
 		sock=$(nodesock "$name")
-		"$DOCKER_CLI" -H "unix://$sock" load -i "$IMAGE_TAR" >/dev/null
+		load_images "$sock"
 		engines+=(--engine "$sock")
 	done
 	sock1=$(nodesock node1)
@@ -179,10 +195,11 @@ shoal_part() {
 	wait_ready "$sock1" 3
 	SHOAL_VERSION=$("$DOCKER_CLI" -H "unix://$sock1" version --format '{{.Server.Version}}' \
 		2>/dev/null || echo "?")
-	log "shoal: creates, then scales to $STEPS"
+	log "shoal: creates, then scales to $STEPS, then $UPDATES + $UPDATES updates"
 	helper side --name shoal --sock "$sock1" "${engines[@]}" --cli "$DOCKER_CLI" \
 		--image "$IMAGE" --replicas "$REPLICAS" --samples "$SAMPLES" --steps "$STEPS" \
-		--mem-at "$MEM_AT" --settle "$SETTLE" --timeout "$TIMEOUT" --machines "$STORAGE" \
+		--mem-at "$MEM_AT" --settle "$SETTLE" --timeout "$TIMEOUT" --updates "$UPDATES" \
+		--update-image "$NEW_IMAGE" --machines "$STORAGE" \
 		--out "$TMP/results/shoal.json" || log "warning: the shoal side failed"
 	cp "$STORAGE/node1/shoald.log" "$TMP/results/shoald-node1.log" 2>/dev/null || true
 	log "shoal: removing the machines"
@@ -196,17 +213,18 @@ docker_part() {
 		--bip "$DOCKER_BIP" --log-level warn
 	DOCKER_VERSION=$("$DOCKER_CLI" -H "unix://$DOCKER_SOCK" version \
 		--format '{{.Server.Version}}' 2>/dev/null || echo "?")
-	"$DOCKER_CLI" -H "unix://$DOCKER_SOCK" load -i "$IMAGE_TAR" >/dev/null
+	load_images "$DOCKER_SOCK"
 	# Any port is free in a namespace of our own; ask the kernel for one all the same.
 	port=$(nsenter --net="/run/netns/$DOCKER_NS" "$PY" -c \
 		'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	"$DOCKER_CLI" -H "unix://$DOCKER_SOCK" swarm init --advertise-addr 127.0.0.1 \
 		--listen-addr "127.0.0.1:$port" >/dev/null
 	wait_ready "$DOCKER_SOCK" 1
-	log "docker: creates, then scales to $DOCKER_STEPS"
+	log "docker: creates, then scales to $DOCKER_STEPS, then $UPDATES + $UPDATES updates"
 	helper side --name docker --sock "$DOCKER_SOCK" --cli "$DOCKER_CLI" --image "$IMAGE" \
 		--replicas "$REPLICAS" --samples "$SAMPLES" --steps "$DOCKER_STEPS" --mem-at "$MEM_AT" \
-		--settle "$SETTLE" --timeout "$TIMEOUT" --docker-ns "$DOCKER_NS" \
+		--settle "$SETTLE" --timeout "$TIMEOUT" --updates "$UPDATES" \
+		--update-image "$NEW_IMAGE" --docker-ns "$DOCKER_NS" \
 		--dockerd "$DOCKER_PID" --out "$TMP/results/docker.json" ||
 		log "warning: the docker side failed"
 	cp "$dir/daemon.log" "$TMP/results/dockerd.log"
@@ -235,8 +253,9 @@ main() {
 	[[ -x $SHOAL_CLI ]] || die "$SHOAL_CLI not found; build it first (make)"
 	[[ -x $BUILD/shoald ]] || die "no shoald next to $SHOAL_CLI"
 	[[ $SAMPLES =~ ^[1-9][0-9]*$ && $SETTLE =~ ^[0-9]+([.][0-9]+)?$ &&
-		$TIMEOUT =~ ^[0-9]+$ && $SCHED_ROUNDS =~ ^[0-9]+$ ]] ||
-		die "BENCH_SAMPLES, BENCH_SETTLE, BENCH_TIMEOUT and BENCH_SCHED_ROUNDS must be numbers"
+		$TIMEOUT =~ ^[0-9]+$ && $SCHED_ROUNDS =~ ^[0-9]+$ && $UPDATES =~ ^[0-9]+$ ]] ||
+		die "BENCH_SAMPLES, BENCH_SETTLE, BENCH_TIMEOUT, BENCH_SCHED_ROUNDS and BENCH_UPDATES" \
+			"must be numbers"
 	[[ $STEPS =~ ^[0-9]+(,[0-9]+)*$ && $DOCKER_STEPS =~ ^[0-9]+(,[0-9]+)*$ ]] ||
 		die "BENCH_STEPS and BENCH_DOCKER_STEPS are comma-separated replica counts"
 	install_docker
@@ -246,7 +265,7 @@ main() {
 	for i in nsenter unshare cc pkg-config; do
 		command -v "$i" >/dev/null || die "needs $i"
 	done
-	if [[ ! -f $IMAGE_TAR ]]; then
+	if [[ ! -f $IMAGE_TAR || ! -f $NEW_IMAGE_TAR ]]; then
 		log "building the demo images (scripts/images.sh $BUILD/images)"
 		"$ROOT/scripts/images.sh" "$BUILD/images" >&2
 	fi
