@@ -27,6 +27,10 @@ struct shoal_manager_logsub {
 	void *ctx;
 	bool follow;
 	json_t *pending; /* node ID -> true: nodes not done yet */
+	/* following a service: tasks that start later are read too */
+	char *service_id;
+	json_t *tasks; /* task ID -> true: asked for already */
+	struct shoal_store_watch *watch;
 	/* a follower's subscription on the leader */
 	struct shoal_http_call *call;
 	struct shoal_http_lines lines;
@@ -52,6 +56,10 @@ static struct shoal_manager_logsub *sub_find(struct shoal_manager *m, const char
 static void sub_free(struct shoal_manager_logsub *s)
 {
 	shoal_list_del(&s->link);
+	if (s->watch != NULL && s->m->store != NULL)
+		shoal_store_watch_remove(s->m->store, s->watch);
+	free(s->service_id);
+	json_decref(s->tasks);
 	json_decref(s->pending);
 	if (s->remote)
 		shoal_http_lines_fini(&s->lines);
@@ -124,13 +132,49 @@ static json_t *tasks_by_node(struct shoal_manager *m, const char *service_id, co
 	return out;
 }
 
+/* A following subscription sees the service's tasks that run later, as docker service
+ * logs -f does: their nodes are asked for them as soon as they run. */
+static void task_changed(const struct shoal_store_event *ev, void *data)
+{
+	struct shoal_manager_logsub *s = data;
+	const json_t *t = ev->new;
+	const char *node = json_string_value(json_object_get(t, "NodeID"));
+	const char *st = json_string_value(json_object_get(json_object_get(t, "Status"), "State"));
+	json_t *msg;
+
+	if (t == NULL || node == NULL || node[0] == '\0' ||
+	    json_object_get(s->tasks, ev->id) != NULL ||
+	    strcmp(json_string_value(json_object_get(t, "ServiceID")) ?: "", s->service_id) != 0 ||
+	    shoal_manager__task_state_rank(st) < (int)SHOAL_TASK_RUNNING)
+		return;
+	json_object_set_new(s->tasks, ev->id, json_true());
+	msg = json_pack("{s:s, s:s, s:[s], s:b, s:I, s:I}", "Type", "logs", "ID", s->id, "Tasks",
+			ev->id, "Follow", 1, "Tail", (json_int_t)-1, "Since", (json_int_t)0);
+	if (shoal_manager__dispatcher_send(s->m, node, msg) == 0)
+		json_object_set_new(s->pending, node, json_true());
+}
+
 static int local_subscribe(struct shoal_manager *m, const struct shoal_manager_logs_req *req,
 			   struct shoal_manager_logsub *s)
 {
-	json_t *by_node = tasks_by_node(m, req->service_id, req->task_id), *ids;
+	json_t *by_node = tasks_by_node(m, req->service_id, req->task_id), *ids, *id;
 	const char *node;
+	size_t i;
 
 	s->pending = json_object();
+	s->tasks = json_object();
+	json_object_foreach(by_node, node, ids) {
+		json_array_foreach(ids, i, id)
+			json_object_set(s->tasks, json_string_value(id), json_true());
+	}
+	if (req->follow && req->service_id != NULL) {
+		s->service_id = shoal_strdup(req->service_id);
+		s->watch = shoal_store_watch_add(
+			m->store, SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK),
+			SHOAL_STORE_KIND_BIT(SHOAL_STORE_CREATE) |
+				SHOAL_STORE_KIND_BIT(SHOAL_STORE_UPDATE),
+			task_changed, s);
+	}
 	json_object_foreach(by_node, node, ids) {
 		json_t *msg = json_pack("{s:s, s:s, s:O, s:b, s:I, s:I}", "Type", "logs", "ID",
 					s->id, "Tasks", ids, "Follow", req->follow, "Tail",
