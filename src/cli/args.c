@@ -73,6 +73,17 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+static int check_value(const struct shoal_cli_args *a, const struct shoal_cli_opt *o,
+		       const char *value, struct shoal_err *err)
+{
+	const struct shoal_cli_check *c;
+
+	for (c = a->checks; c != NULL && c->flag != NULL; c++)
+		if (strcmp(c->flag, o->name) == 0)
+			return c->fn(value, err);
+	return 0;
+}
+
 static int set_value(struct shoal_cli_args *a, ssize_t idx, const char *value,
 		     struct shoal_err *err)
 {
@@ -93,6 +104,17 @@ static int set_value(struct shoal_cli_args *a, ssize_t idx, const char *value,
 				value, o->name, value);
 		}
 		value = b ? "true" : "false";
+	}
+	if (check_value(a, o, value, err) < 0) {
+		char why[sizeof(err->msg)];
+
+		memcpy(why, err->msg, sizeof(why));
+		if (o->shorthand)
+			return shoal_errorf(err, 400,
+					    "invalid argument \"%s\" for \"-%c, --%s\" flag: %s",
+					    value, o->shorthand, o->name, why);
+		return shoal_errorf(err, 400, "invalid argument \"%s\" for \"--%s\" flag: %s",
+				    value, o->name, why);
 	}
 	if (idx < 0) {
 		a->help = strcmp(value, "true") == 0;
@@ -166,10 +188,18 @@ static int parse_short(struct shoal_cli_args *a, char **argv, int left, struct s
 int shoal_cli_args_parse(struct shoal_cli_args *a, const struct shoal_cli_opt *opts, int argc,
 			 char **argv, bool interspersed, struct shoal_err *err)
 {
+	return shoal_cli_args_parse_checked(a, opts, NULL, argc, argv, interspersed, err);
+}
+
+int shoal_cli_args_parse_checked(struct shoal_cli_args *a, const struct shoal_cli_opt *opts,
+				 const struct shoal_cli_check *checks, int argc, char **argv,
+				 bool interspersed, struct shoal_err *err)
+{
 	int i, used;
 
 	memset(a, 0, sizeof(*a));
 	a->opts = opts;
+	a->checks = checks;
 	while (opts != NULL && opts[a->nopts].name != NULL)
 		a->nopts++;
 	a->vals = shoal_calloc(a->nopts + 1, sizeof(*a->vals));

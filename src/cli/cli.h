@@ -76,6 +76,14 @@ struct shoal_cli_opt {
 	const char *help;
 };
 
+/* How a flag's values are checked as its pflag.Value.Set does: returns 0, or -1 with
+ * err->msg the reason, which parsing reports as pflag does ("invalid argument \"x\" for
+ * \"--replicas\" flag: <reason>"). Tables end with an entry whose flag is NULL. */
+struct shoal_cli_check {
+	const char *flag;
+	int (*fn)(const char *val, struct shoal_err *err);
+};
+
 struct shoal_cli_flag_val {
 	int count;	   /* times given */
 	const char *str;   /* last value; "true"/"false" for bools */
@@ -90,6 +98,7 @@ struct shoal_cli_args {
 	int argc;			 /* positional arguments */
 	char **argv;
 	bool help; /* -h/--help was given */
+	const struct shoal_cli_check *checks;
 	const struct shoal_cli_cmd *cmd;
 	char *path; /* command path for messages: "shoal system info" */
 };
@@ -99,6 +108,10 @@ struct shoal_cli_args {
  * first positional. On error err->msg holds pflag's text ("unknown flag: --x"). */
 int shoal_cli_args_parse(struct shoal_cli_args *a, const struct shoal_cli_opt *opts, int argc,
 			 char **argv, bool interspersed, struct shoal_err *err) SHOAL_MUST_CHECK;
+/* The same, checking values as checks (NULL for none) says, in command-line order. */
+int shoal_cli_args_parse_checked(struct shoal_cli_args *a, const struct shoal_cli_opt *opts,
+				 const struct shoal_cli_check *checks, int argc, char **argv,
+				 bool interspersed, struct shoal_err *err) SHOAL_MUST_CHECK;
 void shoal_cli_args_fini(struct shoal_cli_args *a);
 
 bool shoal_cli_flag_changed(const struct shoal_cli_args *a, const char *name);
@@ -125,7 +138,8 @@ struct shoal_cli_cmd {
 	const char *short_help;	      /* one line for lists and help */
 	const char *aliases;	      /* help's Aliases line, "shoal system info, shoal info" */
 	enum shoal_cli_cmd_group group;
-	const struct shoal_cli_opt *opts; /* NULL-name terminated, or NULL */
+	const struct shoal_cli_opt *opts;     /* NULL-name terminated, or NULL */
+	const struct shoal_cli_check *checks; /* value checks of some opts, or NULL */
 	int min_args;
 	int max_args;	      /* -1: no limit */
 	bool no_interspersed; /* options end at the first positional (run, exec) */

@@ -38,7 +38,9 @@ static const struct shoal_cli_cmd *const root_cmds[] = {
 	&shoal_cli__cmd_stop,
 	&shoal_cli__cmd_start,
 	&shoal_cli__cmd_logs,
+	/* swarm mode */
 	&shoal_cli__cmd_node,
+	&shoal_cli__cmd_service,
 	&shoal_cli__cmd_swarm,
 	NULL,
 };
@@ -173,8 +175,8 @@ static int dispatch(struct shoal_cli *cli, const struct shoal_cli_cmd *cmd, cons
 	const struct shoal_cli_cmd *sub;
 	int rv = -1;
 
-	if (shoal_cli_args_parse(&a, cmd->opts, argc, argv, !cmd->no_interspersed && !cmd->subcmds,
-				 err) < 0) {
+	if (shoal_cli_args_parse_checked(&a, cmd->opts, cmd->checks, argc, argv,
+					 !cmd->no_interspersed && !cmd->subcmds, err) < 0) {
 		char msg[sizeof(err->msg)];
 
 		memcpy(msg, err->msg, sizeof(msg));
@@ -209,8 +211,8 @@ static int dispatch(struct shoal_cli *cli, const struct shoal_cli_cmd *cmd, cons
 	if (sub == NULL) {
 		shoal_errorf(
 			err, 400,
-			"shoal: unknown command: %s %s\n\nUsage:  %s COMMAND\n\nRun '%s --help' for more information",
-			path, a.argv[0], path, path);
+			"shoal: unknown command: %s %s\n\nUsage:  %s%s\n\nRun '%s --help' for more information",
+			path, a.argv[0], path, strchr(cmd->use, ' ') ?: "", path);
 		goto out;
 	}
 	{

@@ -140,6 +140,34 @@ static void test_error_texts(void **state)
 		"invalid argument \"maybe\" for \"-q, --quiet\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax");
 }
 
+static int check_digits(const char *val, struct shoal_err *err)
+{
+	if (strspn(val, "0123456789") != strlen(val) || *val == '\0')
+		return shoal_errorf(err, 400, "not a number");
+	return 0;
+}
+
+/* A value its check refuses stops parsing where it appears, worded as pflag words it. */
+static void test_checked_values(void **state)
+{
+	static const struct shoal_cli_check checks[] = {
+		{ "replicas", check_digits },
+		{ NULL },
+	};
+	struct fixture *f = *state;
+	char *argv[] = { "-n", "x", "--bogus" };
+
+	assert_int_equal(shoal_cli_args_parse_checked(&f->a, opts, checks, 3, argv, true, &f->err),
+			 -1);
+	assert_string_equal(f->err.msg,
+			    "invalid argument \"x\" for \"-n, --replicas\" flag: not a number");
+	shoal_cli_args_fini(&f->a);
+	argv[1] = "3";
+	assert_int_equal(shoal_cli_args_parse_checked(&f->a, opts, checks, 2, argv, true, &f->err),
+			 0);
+	assert_string_equal(shoal_cli_flag_str(&f->a, "replicas"), "3");
+}
+
 /* A command's help is cobra's page, options wrapped at 80 columns as docker prints them. */
 static void test_help_page(void **state)
 {
@@ -194,6 +222,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interspersed_and_double_dash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_texts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checked_values, setup, teardown),
 		cmocka_unit_test(test_help_page),
 		cmocka_unit_test(test_root_help),
 	};

@@ -142,7 +142,7 @@ static void test_management_command(void **state)
 	run(f, "system", "nope", NULL);
 	assert_int_equal(f->status, 1);
 	assert_string_equal(f->err, "shoal: unknown command: shoal system nope\n\n"
-				    "Usage:  shoal system COMMAND\n\n"
+				    "Usage:  shoal system\n\n"
 				    "Run 'shoal system --help' for more information\n");
 }
 
