@@ -45,6 +45,11 @@
 #include "net/internal.h"
 
 #define MAX_ENTRIES 4096
+/* VXLAN adds 50 bytes: frames must fit a 1500-byte underlay. A task's eth1 gets it too,
+ * as Docker's overlay gives its containers: a bridge silently drops a frame too large for
+ * vxlan0 (no ICMP, so no path MTU discovery), and a full-sized TCP segment from a task on
+ * another node, sent alone (a retransmission, a short congestion window), never arrived. */
+#define OVERLAY_MTU 1450
 
 static int open_ns(const char *path, struct shoal_err *err)
 {
@@ -171,8 +176,9 @@ static int bridge_make(struct nl_sock *sk, const struct up_args *a, struct shoal
 	return 0;
 }
 
+/* mtu 0: the kernel's default. */
 static int veth_make(struct nl_sock *sk, const char *name, const char *peer, int peer_ns,
-		     int master, const char *peer_mac, struct shoal_err *err)
+		     int master, const char *peer_mac, unsigned mtu, struct shoal_err *err)
 {
 	struct rtnl_link *l = rtnl_link_veth_alloc(), *p;
 	struct nl_addr *mac = NULL;
@@ -182,8 +188,12 @@ static int veth_make(struct nl_sock *sk, const char *name, const char *peer, int
 	if (master > 0)
 		rtnl_link_set_master(l, master);
 	rtnl_link_set_flags(l, IFF_UP);
+	if (mtu > 0)
+		rtnl_link_set_mtu(l, mtu);
 	p = rtnl_link_veth_get_peer(l);
 	rtnl_link_set_name(p, peer);
+	if (mtu > 0)
+		rtnl_link_set_mtu(p, mtu);
 	rtnl_link_set_ns_fd(p, peer_ns);
 	if (peer_mac != NULL) {
 		mac = addr_or_die(peer_mac, AF_LLC, err);
@@ -269,7 +279,7 @@ static int cmd_up(int argc, char **argv, struct shoal_err *err)
 	/* the link between the node and the sandbox, made from the node's side */
 	if (enter_fd(node, "of the node", err) < 0 || (sk = shoal_net__h_nl_open(err)) == NULL ||
 	    link_delete(sk, a.link, err) < 0 ||
-	    veth_make(sk, a.link, "gw0", sbox, 0, NULL, err) < 0 ||
+	    veth_make(sk, a.link, "gw0", sbox, 0, NULL, 0, err) < 0 ||
 	    shoal_net__h_add_address(sk, ifindex_of(sk, a.link), a.link_addr, err) < 0)
 		goto out;
 	/* the node's own 127.0.0.1 connections are DNATed out of this link */
@@ -338,8 +348,7 @@ static int vxlan_make(int node, int sbox, const char *spec, struct shoal_err *er
 	 * answers ARP from its static neighbours itself, so no broadcast crosses nodes */
 	rtnl_link_vxlan_set_learning(v, 0);
 	rtnl_link_vxlan_set_proxy(v, 1);
-	/* VXLAN adds 50 bytes: keep frames within a 1500-byte underlay */
-	rtnl_link_set_mtu(v, 1450);
+	rtnl_link_set_mtu(v, OVERLAY_MTU);
 	rtnl_link_set_ns_fd(v, sbox);
 	nle = rtnl_link_add(sk, v, NLM_F_CREATE | NLM_F_EXCL);
 	if (nle < 0) {
@@ -607,7 +616,7 @@ static int cmd_attach(int argc, char **argv, struct shoal_err *err)
 	sk = NULL;
 	if (enter_fd(sbox, sbox_path, err) < 0 || (sk = shoal_net__h_nl_open(err)) == NULL ||
 	    link_delete(sk, link, err) < 0 ||
-	    veth_make(sk, link, "eth1", ctr, ifindex_of(sk, "br0"), mac, err) < 0)
+	    veth_make(sk, link, "eth1", ctr, ifindex_of(sk, "br0"), mac, OVERLAY_MTU, err) < 0)
 		goto out;
 	nl_socket_free(sk);
 	sk = NULL;

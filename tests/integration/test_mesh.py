@@ -19,11 +19,14 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
+import time
+from collections import Counter
 
 import pytest
 
 from conftest import wait_until
-from test_images import LATEST, vote_images  # noqa: F401  (the session fixture)
+from test_images import INDENT, LATEST, vote_images  # noqa: F401  (the session fixture)
 from test_machine import Machines, machines  # noqa: F401  (the fixture)
 from test_swarm_cluster import docker, nodes, ok
 
@@ -33,13 +36,14 @@ CID = re.compile(r"Processed by container ID ([0-9a-f]{12})")
 
 # ---- helpers ----
 
-def mesh_cluster(m, n=3):
-    """node1 (manager, leader) and workers node2..nodeN, each with the vote image; their
-    addresses."""
+def mesh_cluster(m, n=3, images=(LATEST,)):
+    """node1 (manager, leader) and workers node2..nodeN, each with the vote image (and the
+    other images given); their addresses."""
     names = [f"node{i}" for i in range(1, n + 1)]
     for name in names:
         m.create(name)
-        ok(m.ssh(name, "docker", "load", "-i", LATEST))
+        for tar in images:
+            ok(m.ssh(name, "docker", "load", "-i", tar))
     ips = [m.ip(name) for name in names]
     ok(docker(m, "node1", "swarm", "init", "--advertise-addr", ips[0]))
     token = ok(docker(m, "node1", "swarm", "join-token", "-q", "worker")).strip()
@@ -170,6 +174,137 @@ def test_mesh_round_robin_everywhere(machines):
     for ip in ips:
         wait_until(lambda: set(hits(ip, 8080, 6)) == ids, 10, 0.2, f"mesh on {ip}")
         round_robin(ip, 8080, ids)
+
+
+def refused(ip, port):
+    """Whether a connection to ip:port is refused (nothing answers the port)."""
+    try:
+        socket.create_connection((ip, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def rules(m, name):
+    """A node's nftables rules: its own namespace's and its ingress sandbox's."""
+    return ok(m.ssh(name, "nft -n list ruleset; nsenter --net=/run/shoal/netns/ingress_sbox "
+                    "nft -n list ruleset 2>/dev/null; true"))
+
+
+class Prober(threading.Thread):
+    """Requests ip:port in a loop, a new connection each, until stopped; counts the answers
+    and keeps every failure (refused, reset, timed out, or a page naming no container)."""
+
+    def __init__(self, ip, port):
+        super().__init__(daemon=True)
+        self.ip, self.port = ip, port
+        self.done = threading.Event()
+        self.ok = 0
+        self.failed = []
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                page(self.ip, self.port, timeout=3)
+                self.ok += 1
+            except (OSError, AssertionError, http.client.HTTPException) as e:
+                self.failed.append(f"{time.strftime('%H:%M:%S')} {e!r}"[:200])
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        return self.ok, self.failed
+
+
+def image_of(m, service):
+    """The images of the service's running tasks, {} while any is not running."""
+    r = docker(m, "node1", "service", "ps", "--filter", "desired-state=running", "--format",
+               "{{.Image}} {{.CurrentState}}", service)
+    rows = [line.split() for line in r.stdout.splitlines()]
+    if r.returncode != 0 or any(row[1] != "Running" for row in rows):
+        return {}
+    return Counter(row[0] for row in rows)
+
+
+# 60 requests from the host to each node's 8080 with six replicas: all answer 200, each
+# container exactly 10 times (round robin over all six on all nodes); the same from inside
+# node1 to node3's address; scaled to three, only the three left answer, 20 times each;
+# removed, the port is refused on every node and no rule of it is left in any table.
+def test_mesh_sixty_requests_scale_and_rm(machines):
+    ips = mesh_cluster(machines)
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
+              "8080:80", "--replicas", "6", "instavote/vote"))
+    run = wait_until(lambda: converged(machines, "vote", 6), 60, 0.2, "6 running")
+    ids = all_ids(run)
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8080, 6)) == ids, 10, 0.2, f"mesh on {ip}")
+        seen = Counter(hits(ip, 8080, 60))
+        assert seen == {c: 10 for c in ids}, (ip, seen)
+    out = ok(machines.ssh("node1", f"for i in $(seq 60); do wget -qO- {ips[2]}:8080; done"))
+    seen = Counter(CID.findall(out))
+    assert seen == {c: 10 for c in ids}, seen
+
+    ok(docker(machines, "node1", "service", "scale", "-d", "vote=3"))
+    run = wait_until(lambda: converged(machines, "vote", 3), 60, 0.2, "3 running")
+    left = all_ids(run)
+    assert left < ids, (left, ids)
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8080, 6)) == left, 10, 0.2, f"scaled mesh on {ip}")
+        seen = Counter(hits(ip, 8080, 60))
+        assert seen == {c: 20 for c in left}, (ip, seen)
+
+    assert all("8080" in rules(machines, f"node{i}") for i in (1, 2, 3))
+    ok(docker(machines, "node1", "service", "rm", "vote"))
+    for i, ip in enumerate(ips):
+        wait_until(lambda: refused(ip, 8080), 20, 0.2, f"8080 closed on {ip}")
+        wait_until(lambda: "8080" not in rules(machines, f"node{i + 1}"), 20, 0.2,
+                   f"no rule of 8080 on node{i + 1}")
+        # and nothing of it in the sandbox's round robin either (its tasks' addresses)
+        assert "numgen" not in rules(machines, f"node{i + 1}")
+
+
+# A loop of requests from the host to node1's 8080, a new connection each, counts no failed
+# connection during a start-first rolling update (a task enters the rotation once it runs,
+# leaves it before its container stops) nor during the drain of a node running tasks.
+def test_mesh_drops_nothing_during_update_and_drain(machines):
+    ips = mesh_cluster(machines, images=(LATEST, INDENT))
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
+              "8080:80", "--replicas", "6", "instavote/vote"))
+    run = wait_until(lambda: converged(machines, "vote", 6), 60, 0.2, "6 running")
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8080, 6)) == all_ids(run), 10, 0.2, f"mesh on {ip}")
+
+    probe = Prober(ips[0], 8080)
+    probe.start()
+    try:
+        ok(docker(machines, "node1", "service", "update", "-d", "--update-order",
+                  "start-first", "--image", "instavote/vote:indent", "vote"))
+        wait_until(lambda: image_of(machines, "vote") == {"instavote/vote:indent": 6}, 120,
+                   0.5, "updated")
+        wait_until(lambda: ok(docker(machines, "node1", "service", "inspect", "--format",
+                                     "{{.UpdateStatus.State}}", "vote")).strip() ==
+                   "completed", 60, 0.5, "update completed")
+    finally:
+        n, failed = probe.stop()
+    assert n > 50 and not failed, (n, failed)
+    run = wait_until(lambda: converged(machines, "vote", 6), 60, 0.2, "6 running")
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8080, 6)) == all_ids(run), 10, 0.2, f"updated {ip}")
+
+    busy = "node2"
+    assert run.get(busy), run
+    probe = Prober(ips[0], 8080)
+    probe.start()
+    try:
+        ok(docker(machines, "node1", "node", "update", "--availability", "drain", busy))
+        run = wait_until(lambda: (lambda r: r if busy not in r and sum(map(len, r.values()))
+                                  == 6 else None)(running(machines, "vote")), 60, 0.2, "drain")
+        wait_until(lambda: set(hits(ips[2], 8080, 6)) == all_ids(run), 10, 0.2, "drained mesh")
+    finally:
+        n, failed = probe.stop()
+    assert n > 20 and not failed, (n, failed)
 
 
 # A static program answering each UDP datagram with its hostname (the container's ID),
