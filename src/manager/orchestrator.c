@@ -1240,6 +1240,75 @@ static bool equal_but(const json_t *a, const json_t *b, const char *skip1, const
 	return n == m;
 }
 
+/* Whether the task has an address on an ingress network. */
+static bool has_ingress(const json_t *task)
+{
+	const json_t *a;
+	size_t i;
+
+	json_array_foreach(json_object_get(task, "NetworksAttachments"), i, a) {
+		if (json_is_true(shoal_orch__get(a, "Network", "Spec", "Ingress", NULL)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the host-mode ports the service publishes are those the task's container got
+ * (Status.PortStatus, "tcp/80/8080"; a published port of 0 was the node's choice). */
+static bool host_ports_match(const json_t *service, const json_t *task)
+{
+	const json_t *want = shoal_orch__get(service, "Endpoint", "Ports", NULL);
+	const json_t *have = shoal_orch__get(task, "Status", "PortStatus", "Ports", NULL);
+	const json_t *w, *h;
+	size_t i, k, n = 0;
+	bool found;
+
+	json_array_foreach(want, i, w) {
+		if (strcmp(shoal_orch__str(w, "PublishMode", NULL) ?: "", "host") != 0)
+			continue;
+		n++;
+		found = false;
+		json_array_foreach(have, k, h) {
+			if (strcmp(shoal_orch__str(w, "Protocol", NULL) ?: "tcp",
+				   shoal_orch__str(h, "Protocol", NULL) ?: "tcp") == 0 &&
+			    shoal_orch__int(w, "TargetPort", NULL) ==
+				    shoal_orch__int(h, "TargetPort", NULL) &&
+			    (shoal_orch__int(w, "PublishedPort", NULL) == 0 ||
+			     shoal_orch__int(w, "PublishedPort", NULL) ==
+				     shoal_orch__int(h, "PublishedPort", NULL)))
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return n == json_array_size(have);
+}
+
+/* swarmkit's IsTaskDirty also compares the service's EndpointSpec with the copy each task
+ * keeps (Task.Endpoint, which Docker's API does not show). Here a task keeps none: what the
+ * endpoint means for a task is compared instead. An address on the ingress network exactly
+ * when the service publishes a port in ingress mode (so --publish-add on a service that
+ * published nothing replaces its tasks, which then join the mesh, and --publish-rm of its
+ * last port replaces them without one); and, once it runs, its container bound the
+ * host-mode ports the service publishes. Which ingress ports lead to it is the mesh's rules
+ * alone, rewritten on every node without touching the tasks. A task still new is not
+ * judged: the allocator gives it its address in the same pass. */
+static bool endpoint_dirty(const json_t *service, const json_t *task)
+{
+	enum shoal_task_state st = shoal_orch__observed(task);
+
+	/* the allocator gives the service its VIP first: without an ingress network, or
+	 * before that, no task can have an address, and none is dirty for lack of one */
+	bool want = shoal_orch__ingress_needed(service) &&
+		    json_array_size(shoal_orch__get(service, "Endpoint", "VirtualIPs", NULL)) > 0;
+
+	if (st == SHOAL_TASK_NEW)
+		return false;
+	if (want != has_ingress(task))
+		return true;
+	return st == SHOAL_TASK_RUNNING && !host_ports_match(service, task);
+}
+
 /* Runs for every slot on every pass: compares in place rather than on copies. */
 bool shoal_orch_task_is_dirty(const json_t *service, const json_t *task, const json_t *node)
 {
@@ -1261,5 +1330,5 @@ bool shoal_orch_task_is_dirty(const json_t *service, const json_t *task, const j
 			 shoal_orch__get(want, "Placement", "Constraints", NULL), node))
 		dirty = false;
 	json_decref(empty);
-	return dirty;
+	return dirty || endpoint_dirty(service, task);
 }

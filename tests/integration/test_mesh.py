@@ -307,6 +307,56 @@ def test_mesh_drops_nothing_during_update_and_drain(machines):
     assert n > 20 and not failed, (n, failed)
 
 
+# --publish-add 8081:80 and then --publish-rm of 8080 rewire the mesh on every node; a service
+# published nothing gets its ingress attachment with --publish-add (its tasks are replaced,
+# as swarmkit replaces tasks whose endpoint no longer matches the service's).
+def test_mesh_publish_add_and_rm(machines):
+    ips = mesh_cluster(machines)
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
+              "8080:80", "--replicas", "3", "instavote/vote"))
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "plain", "--replicas",
+              "3", "instavote/vote"))
+    run = wait_until(lambda: converged(machines, "vote", 3), 60, 0.2, "vote running")
+    ids = all_ids(run)
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8080, 3)) == ids, 10, 0.2, f"mesh on {ip}")
+
+    ok(docker(machines, "node1", "service", "update", "-d", "--publish-add", "8081:80", "vote"))
+    run = wait_until(lambda: converged(machines, "vote", 3), 60, 0.2, "vote running")
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8081, 6)) == all_ids(converged(machines, "vote", 3)
+                                                             or {}), 30, 0.3, f"8081 on {ip}")
+        wait_until(lambda: set(hits(ip, 8080, 6)) == all_ids(converged(machines, "vote", 3)
+                                                             or {}), 30, 0.3, f"8080 on {ip}")
+    # Docker's CLI removes ports by target port (`--publish-rm 8080` matches nothing here):
+    # 80 takes both away, and the tasks their ingress addresses (they are replaced)
+    ok(docker(machines, "node1", "service", "update", "-d", "--publish-rm", "80", "vote"))
+    assert json.loads(ok(docker(machines, "node1", "service", "inspect", "--format",
+                                "{{json .Endpoint.Ports}}", "vote"))) is None
+    for i, ip in enumerate(ips):
+        wait_until(lambda: refused(ip, 8080) and refused(ip, 8081), 30, 0.3, f"closed on {ip}")
+        wait_until(lambda: "808" not in rules(machines, f"node{i + 1}"), 30, 0.3,
+                   f"no rules on node{i + 1}")
+    ok(docker(machines, "node1", "service", "update", "-d", "--publish-add", "8081:80", "vote"))
+    for i, ip in enumerate(ips):
+        wait_until(lambda: set(hits(ip, 8081, 6)) == all_ids(converged(machines, "vote", 3)
+                                                             or {"x": ["-"]}), 60, 0.3,
+                   f"8081 on {ip}")
+        assert refused(ip, 8080), ip
+        assert "8080" not in rules(machines, f"node{i + 1}")
+
+    ok(docker(machines, "node1", "service", "update", "-d", "--publish-add", "8082:80", "plain"))
+    for ip in ips:
+        wait_until(lambda: set(hits(ip, 8082, 6)) == all_ids(converged(machines, "plain", 3)
+                                                             or {"x": ["-"]}), 90, 0.5,
+                   f"8082 on {ip}")
+    tasks = ok(docker(machines, "node1", "service", "ps", "-q", "--filter",
+                      "desired-state=running", "plain")).split()
+    for t in json.loads(ok(docker(machines, "node1", "inspect", *tasks))):
+        assert t["NetworksAttachments"][0]["Network"]["Spec"]["Name"] == "ingress", t
+
+
+
 # A static program answering each UDP datagram with its hostname (the container's ID),
 # imported as an image: the vote image's busybox has no UDP server.
 UDP_ECHO = r"""

@@ -854,6 +854,60 @@ static void test_task_is_dirty(void **state)
 	json_decref(s2);
 }
 
+/* A task is dirty when the service's endpoint no longer matches it: an ingress address
+ * while the service publishes in ingress mode (and has its VIP), none otherwise; the host
+ * ports its container bound once it runs. A task still new is not judged. */
+static void test_task_is_dirty_endpoint(void **state)
+{
+	struct fx *f = *state;
+	json_t *svc = fx_service_json("vote", 1), *s2, *t2, *st;
+	const json_t *t, *node;
+	char id[32];
+
+	fx_service(f, svc, id);
+	fx_run(f);
+	t = fx_live(f, id, 1);
+	node = shoal_store_get(f->s, SHOAL_STORE_NODE, f->node[0])->json;
+	s2 = fx_copy(f, SHOAL_STORE_SERVICE, id);
+	t2 = json_deep_copy(t);
+	st = json_object_get(t2, "Status");
+	json_object_set_new(st, "State", json_string("running"));
+	assert_false(shoal_orch_task_is_dirty(s2, t2, node));
+	/* publishes in ingress mode, no VIP yet: nothing to join */
+	json_object_set_new(s2, "Endpoint",
+			    json_pack("{s:[{s:s, s:i, s:i, s:s}]}", "Ports", "Protocol", "tcp",
+				      "TargetPort", 80, "PublishedPort", 8080, "PublishMode",
+				      "ingress"));
+	assert_false(shoal_orch_task_is_dirty(s2, t2, node));
+	json_object_set_new(json_object_get(s2, "Endpoint"), "VirtualIPs",
+			    json_pack("[{s:s, s:s}]", "NetworkID", "ing", "Addr", "10.0.0.2/24"));
+	assert_true(shoal_orch_task_is_dirty(s2, t2, node));
+	json_object_set_new(st, "State", json_string("new"));
+	assert_false(shoal_orch_task_is_dirty(s2, t2, node));
+	json_object_set_new(st, "State", json_string("running"));
+	json_object_set_new(t2, "NetworksAttachments",
+			    json_pack("[{s:{s:s, s:{s:b}}, s:[s]}]", "Network", "ID", "ing", "Spec",
+				      "Ingress", 1, "Addresses", "10.0.0.3/24"));
+	assert_false(shoal_orch_task_is_dirty(s2, t2, node));
+	/* the last ingress port goes: the address has to go too */
+	json_object_del(s2, "Endpoint");
+	assert_true(shoal_orch_task_is_dirty(s2, t2, node));
+	/* a host-mode port its running container did not bind */
+	json_object_del(t2, "NetworksAttachments");
+	json_object_set_new(s2, "Endpoint",
+			    json_pack("{s:[{s:s, s:i, s:i, s:s}]}", "Ports", "Protocol", "tcp",
+				      "TargetPort", 80, "PublishedPort", 8081, "PublishMode",
+				      "host"));
+	assert_true(shoal_orch_task_is_dirty(s2, t2, node));
+	json_object_set_new(st, "PortStatus",
+			    json_pack("{s:[{s:s, s:i, s:i, s:s}]}", "Ports", "Protocol", "tcp",
+				      "TargetPort", 80, "PublishedPort", 8081, "PublishMode",
+				      "host"));
+	assert_false(shoal_orch_task_is_dirty(s2, t2, node));
+	json_decref(t2);
+	json_decref(s2);
+}
+
 /* Task state names parse both ways, in lamport order. */
 static void test_task_state_names(void **state)
 {
@@ -1025,6 +1079,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_node_deleted_tasks_replaced, setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_task_is_dirty, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_task_is_dirty_endpoint, setup, fx_teardown),
 		cmocka_unit_test(test_task_state_names),
 		cmocka_unit_test(test_uv_backend_converges_and_stops),
 	};
