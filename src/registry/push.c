@@ -1152,10 +1152,9 @@ static void on_start(uv_timer_t *t)
 
 	snprintf(msg, sizeof(msg), "The push refers to repository [%s]", p->repo_full);
 	emit(p, shoal_registry__msg_status(NULL, msg));
-	if (json_array_size(p->tags) == 0) {
-		/* every tag of the repository, sorted as dockerd's reference store gives them */
+	{
+		/* the repository's tags, sorted as dockerd's reference store gives them */
 		size_t n = strlen(p->repo_full);
-
 		const char **v = NULL;
 		size_t nv = 0;
 
@@ -1170,18 +1169,21 @@ static void on_start(uv_timer_t *t)
 				v[nv++] = img->tags[i] + n + 1;
 			}
 		}
-		qsort(v, nv, sizeof(*v), cmp_str);
-		for (i = 0; i < nv; i++)
-			json_array_append_new(p->tags, json_string(v[i]));
-		free(v);
-		if (json_array_size(p->tags) == 0) {
+		if (nv == 0) {
 			struct shoal_err out;
 
+			free(v);
 			shoal_errorf(&out, 500, "An image does not exist locally with the tag: %s",
 				     p->fam_name);
 			push_finish(p, &out);
 			return;
 		}
+		qsort(v, nv, sizeof(*v), cmp_str);
+		/* no tag asked for: every one of them */
+		if (json_array_size(p->tags) == 0)
+			for (i = 0; i < nv; i++)
+				json_array_append_new(p->tags, json_string(v[i]));
+		free(v);
 	}
 	tag_start(p);
 }
