@@ -475,6 +475,7 @@ int shoal_daemon_init(struct shoal_daemon *d, struct shoal_daemon_opts *opts, st
 		/* test-only: tasks come from POST /_shoal/agent/assign, each with its NodeID */
 		d->agent = shoal_agent_exec_new(&d->loop, &d->engine, "", shoal_api_agent_report,
 						&d->api);
+		shoal_agent_exec_set_registry(d->agent, d->registry);
 		d->api.cfg.agent = d->agent;
 		shoal_log_warn("task executor driven by the test-only /_shoal/agent routes", "%s",
 			       "");

@@ -662,3 +662,31 @@ def test_login_basic_auth(shoald, make_registry, docker_cli, docker_config, vote
     r = docker_(docker_cli, shoald, "pull", f"{reg.host}/priv/vote:1", env=env)
     assert r.returncode == 0, r.stderr
     assert f"Status: Downloaded newer image for {reg.host}/priv/vote:1" in r.stdout
+
+
+# ---- swarm tasks ----
+
+
+# A task whose image is only in the registry: the executor pulls it while the task is
+# preparing, then runs it; an image no registry has rejects the task with dockerd's text.
+def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
+    from test_agent_exec import Agent, task
+
+    d = make_daemon(args=("--debug-agent-api",))
+    img, _ = push_vote(docker_cli, d, vote_tar, registry)
+    remove_all_images(docker_cli, d)
+    agent = Agent(d, docker_cli)
+    image = f"{registry.host}/instavote/vote:latest"
+    t = task(image=image)
+    missing = task(slot=2, image=f"{registry.host}/instavote/vote:nope")
+    agent.assign(t, missing)
+    running = agent.wait_state(t["ID"], "running", timeout=60)
+    assert agent.states(t["ID"])[:3] == ["accepted", "preparing", "ready"]
+    assert running["ContainerStatus"]["ContainerID"]
+    assert d.get_json(f"/images/{image}/json")["Id"] == img["Id"]
+    rejected = agent.wait_state(missing["ID"], "rejected", timeout=60)
+    assert rejected["Err"] == f"No such image: {registry.host}/instavote/vote:nope"
+    assert f"pulling image failed" in d.log_text()
+    agent.assign()
+    wait_until(lambda: d.get_json("/containers/json?all=1") == [], timeout=30,
+               what="the task's container to go")
