@@ -351,8 +351,10 @@ struct shoal_image *shoal_engine_image_find(struct shoal_engine *e, const char *
 			return found;
 	}
 	if (shoal_ref_parse(name, &ref, &perr) == 0) {
-		if (ref.digest[0] != '\0' && ref.tag[0] == '\0') {
-			/* name@digest: the digest of a pulled or pushed manifest, or the config's */
+		if (ref.digest[0] != '\0') {
+			/* name@digest (a tag beside it is ignored, as dockerd does): the digest
+			 * of a pulled or pushed manifest, or the config's */
+			ref.tag[0] = '\0';
 			shoal_ref_full(&ref, full, sizeof(full));
 			found = image_by_digest(e, full);
 			if (found == NULL)

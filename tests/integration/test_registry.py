@@ -673,10 +673,12 @@ def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
     from test_agent_exec import Agent, task
 
     d = make_daemon(args=("--debug-agent-api",))
-    img, _ = push_vote(docker_cli, d, vote_tar, registry)
+    img, out = push_vote(docker_cli, d, vote_tar, registry)
+    digest = out.splitlines()[-1].split()[2]
     remove_all_images(docker_cli, d)
     agent = Agent(d, docker_cli)
-    image = f"{registry.host}/instavote/vote:latest"
+    # pinned as the docker CLI pins a service's image after GET /distribution
+    image = f"{registry.host}/instavote/vote:latest@{digest}"
     t = task(image=image)
     missing = task(slot=2, image=f"{registry.host}/instavote/vote:nope")
     agent.assign(t, missing)
