@@ -97,6 +97,7 @@ char *shoal_registry__msg_line(const json_t *msg)
 	char *s = json_dumps(msg, JSON_COMPACT);
 	struct shoal_buf b;
 	const char *p;
+	char *line;
 
 	shoal_buf_init(&b);
 	for (p = s != NULL ? s : "{}"; *p != '\0'; p++) {
@@ -116,7 +117,9 @@ char *shoal_registry__msg_line(const json_t *msg)
 	}
 	shoal_buf_adds(&b, "\r\n");
 	free(s);
-	return shoal_buf_detach(&b, NULL);
+	line = shoal_buf_detach(&b, NULL);
+	shoal_buf_fini(&b);
+	return line;
 }
 
 char *shoal_registry_msg_line(const json_t *msg)

@@ -187,6 +187,10 @@ static bool layers_busy(struct pull *p)
 
 static void layers_free(struct pull *p)
 {
+	size_t i;
+
+	for (i = 0; i < p->nlayers; i++)
+		shoal_buf_fini(&p->layers[i].buf);
 	free(p->layers);
 	p->layers = NULL;
 	p->nlayers = 0;
@@ -633,7 +637,9 @@ static void download_start(struct layer *l)
 	l->bad_status = false;
 	l->transfer_done = false;
 	l->write_errno = 0;
-	shoal_buf_init(&l->buf);
+	if (l->buf.data == NULL)
+		shoal_buf_init(&l->buf);
+	shoal_buf_reset(&l->buf);
 	if (l->path == NULL) {
 		random_hex(hex, 16);
 		hex[32] = '\0';

@@ -363,8 +363,12 @@ static void chunk_read(uv_fs_t *fs)
 	uv_fs_req_cleanup(fs);
 	l->reading = false;
 	if (p->failed || p->op.cancelled || p->sess == NULL) {
+		bool alive = !p->failed && !p->op.cancelled;
+
 		layer_tidy(p, l);
-		shoal_registry__op_unpend(&p->op); /* p may be gone now */
+		shoal_registry__op_unpend(&p->op); /* p may be gone now, unless alive */
+		if (alive)
+			push_schedule(p);
 		return;
 	}
 	shoal_registry__op_unpend(&p->op);
@@ -496,9 +500,12 @@ static void compressed(void *ctx, const char *path, const char *digest, int64_t 
 		l->blob_size = size;
 	}
 	if (!live) {
+		bool alive = !p->failed && !p->op.cancelled;
+
 		layer_tidy(p, l);
+		/* p may be gone after this unless it is alive */
 		shoal_registry__op_unpend(&p->op);
-		if (!p->failed && !p->op.cancelled)
+		if (alive)
 			push_schedule(p);
 		return;
 	}

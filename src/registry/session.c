@@ -64,7 +64,7 @@ char *shoal_registry__url(const struct shoal_registry_session *s, const char *fm
 {
 	struct shoal_buf b;
 	va_list ap;
-	char *what;
+	char *what, *url;
 
 	va_start(ap, fmt);
 	if (vasprintf(&what, fmt, ap) < 0)
@@ -73,7 +73,9 @@ char *shoal_registry__url(const struct shoal_registry_session *s, const char *fm
 	shoal_buf_init(&b);
 	shoal_buf_addf(&b, "%s/v2/%s/%s", s->base, s->repo, what);
 	free(what);
-	return shoal_buf_detach(&b, NULL);
+	url = shoal_buf_detach(&b, NULL);
+	shoal_buf_fini(&b);
+	return url;
 }
 
 static void op_name(const char *method, char *out, size_t n)
