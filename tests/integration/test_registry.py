@@ -26,6 +26,7 @@ import docker
 import pytest
 
 from conftest import REPO, free_port, run, wait_until
+from test_machine import machines  # noqa: F401  (the fixture)
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 IMAGES = os.path.join(REPO, "build", "images")
@@ -38,12 +39,13 @@ VOTE_ID = None  # filled by the first load
 class Registry:
     """One docker-registry process with its own config, storage and port."""
 
-    def __init__(self, name, users=None):
+    def __init__(self, name, users=None, addr="127.0.0.1"):
         if not os.access(REGISTRY_BIN, os.X_OK):
             pytest.fail(f"{REGISTRY_BIN} missing: scripts/deps.sh installs docker-registry")
         self.dir = tempfile.mkdtemp(prefix=f"shoal-registry-{name[:30]}-", dir="/tmp")
+        self.addr = addr
         self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
+        self.host = f"{addr}:{self.port}"
         self.log_path = os.path.join(self.dir, "registry.log")
         auth = ""
         if users:
@@ -77,7 +79,7 @@ class Registry:
             return False
 
     def request(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c = http.client.HTTPConnection(self.addr, self.port, timeout=10)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
@@ -103,8 +105,8 @@ def make_registry(request):
     end even when the test fails."""
     made = []
 
-    def make(users=None):
-        r = Registry(request.node.name, users=users)
+    def make(users=None, addr="127.0.0.1"):
+        r = Registry(request.node.name, users=users, addr=addr)
         made.append(r)
         return r
 
@@ -692,3 +694,60 @@ def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
     agent.assign()
     wait_until(lambda: d.get_json("/containers/json?all=1") == [], timeout=30,
                what="the task's container to go")
+
+
+# The tutorial on fresh `shoal machine` nodes whose shoald uses a registry on the machine
+# bridge as its docker.io mirror (docker-machine's --engine-registry-mirror): `service
+# create ... instavote/vote` converges with each node pulling the image itself while its
+# task is preparing, pinned by the CLI to the digest the mirror gave.
+def test_service_pulls_on_fresh_machine_nodes(machines, make_registry, make_daemon,
+                                              docker_cli, vote_tar):
+    from test_services_cluster import running
+    from test_swarm_cluster import docker, ok
+
+    names = ["node1", "node2", "node3"]
+    r = machines("create", "--subnet", str(machines.subnet), names[0])
+    assert r.returncode == 0, r.stdout + r.stderr
+    reg = make_registry(addr=machines.gateway)  # the bridge exists from the first node on
+    mirror = f"http://{reg.host}"
+    for name in names[1:]:
+        r = machines("create", "--subnet", str(machines.subnet), "--engine-registry-mirror",
+                     mirror, name)
+        assert r.returncode == 0, r.stdout + r.stderr
+    # node1 made before the registry: stopped and started with the option in its config
+    with open(os.path.join(machines.storage, "node1", "config.json")) as f:
+        cfg = json.load(f)
+    cfg["EngineOptions"] = {"RegistryMirror": [mirror]}
+    with open(os.path.join(machines.storage, "node1", "config.json"), "w") as f:
+        json.dump(cfg, f)
+    assert machines("stop", "node1").returncode == 0
+    assert machines("start", "node1").returncode == 0
+    info = json.loads(ok(docker(machines, "node2", "info", "--format", "{{json .RegistryConfig}}")))
+    assert info["Mirrors"] == [mirror + "/"]
+
+    # the image goes into the registry from the host, as `instavote/vote` of docker.io
+    host = make_daemon(args=["--insecure-registry", reg.host])
+    img, out = push_vote(docker_cli, host, vote_tar, reg)
+    digest = out.splitlines()[-1].split()[2]
+
+    ip1 = machines.ip("node1")
+    ok(docker(machines, "node1", "swarm", "init", "--advertise-addr", ip1))
+    token = ok(docker(machines, "node1", "swarm", "join-token", "-q", "worker")).strip()
+    for name in names[1:]:
+        ok(docker(machines, name, "swarm", "join", "--token", token, f"{ip1}:2377"))
+    for name in names:
+        assert ok(docker(machines, name, "images", "-q")).strip() == ""
+    r = docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+               "3", "instavote/vote", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "could not be accessed on a registry" not in r.stderr
+    wait_until(lambda: running(machines, "vote") == {"node1": 1, "node2": 1, "node3": 1},
+               timeout=90, what="one vote task running on each node")
+    spec = json.loads(ok(docker(machines, "node1", "service", "inspect", "vote")))[0]
+    assert spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == \
+        f"instavote/vote:latest@{digest}"
+    for name in names:
+        got = json.loads(ok(docker(machines, name, "image", "inspect", "instavote/vote@" +
+                                   digest)))[0]
+        assert got["Id"] == img["Id"]
+        assert f"instavote/vote@{digest}" in got["RepoDigests"]
