@@ -246,6 +246,9 @@ struct shoal_registry_op {
 	void (*cancel)(struct shoal_registry_op *op);
 	int pending; /* pool jobs and timers still to come back */
 	void (*destroy)(struct shoal_registry_op *op);
+	/* optional: the client left but others wait on this op; returns true to go on
+	 * without calling anyone back (a pull that tasks joined) */
+	bool (*detach)(struct shoal_registry_op *op);
 	shoal_registry_progress_cb progress;
 	void *ctx;
 };

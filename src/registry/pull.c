@@ -115,6 +115,18 @@ struct pull {
 	uv_timer_t timer; /* extraction progress and retry countdowns */
 	bool timer_running;
 	bool failed;
+	char key[1400];		     /* what an equal pull would ask: reference and user */
+	struct shoal_list followers; /* struct follower: equal pulls waiting on this one */
+};
+
+/* A pull asked for, with no stream to show, while an equal one runs: it waits for that
+ * one's end instead of fetching the same bytes again, as dockerd's transfer manager joins
+ * equal downloads (two tasks of a service on one node). */
+struct follower {
+	struct shoal_registry_op op;
+	struct shoal_list link;
+	struct pull *leader; /* NULL once the leader ended */
+	shoal_registry_done_cb done;
 };
 
 static void try_endpoint(struct pull *p);
@@ -243,8 +255,46 @@ static void pull_finish(struct pull *p, const struct shoal_err *err)
 		shoal_log_info("pull failed", "image=%s error=%s", shoal_log_q(p->fam_ref),
 			       shoal_log_q(err->msg));
 	/* the op stays alive until its pending jobs return; done is its last word */
-	done(ctx, err);
+	if (done != NULL)
+		done(ctx, err);
+	while (!shoal_list_empty(&p->followers)) {
+		struct follower *f = shoal_list_entry(p->followers.next, struct follower, link);
+
+		shoal_list_del(&f->link);
+		f->leader = NULL;
+		f->done(f->op.ctx, err);
+		shoal_registry__op_finish(&f->op);
+	}
 	shoal_registry__op_finish(&p->op);
+}
+
+/* The client left: the pull goes on, silent, while a follower waits on it. */
+static bool pull_detach(struct shoal_registry_op *op)
+{
+	struct pull *p = container_of(op, struct pull, op);
+
+	if (shoal_list_empty(&p->followers))
+		return false;
+	p->done = NULL;
+	p->op.progress = NULL;
+	return true;
+}
+
+static void follower_cancel(struct shoal_registry_op *op)
+{
+	struct follower *f = container_of(op, struct follower, op);
+	struct pull *leader = f->leader;
+
+	shoal_list_del(&f->link);
+	f->leader = NULL;
+	/* a leader whose own client left runs for its followers only */
+	if (leader != NULL && leader->done == NULL && shoal_list_empty(&leader->followers))
+		shoal_registry_op_cancel(&leader->op);
+}
+
+static void follower_destroy(struct shoal_registry_op *op)
+{
+	free(container_of(op, struct follower, op));
 }
 
 static void pull_fail(struct pull *p, const struct shoal_registry_error *e)
@@ -1320,7 +1370,43 @@ shoal_registry_pull(struct shoal_registry *r, const char *image, const char *tag
 	p->op.ctx = ctx;
 	p->op.cancel = pull_cancel;
 	p->op.destroy = pull_destroy;
+	p->op.detach = pull_detach;
 	p->done = done;
+	shoal_list_init(&p->followers);
+	{
+		char refname[700];
+		struct shoal_list *pos;
+
+		shoal_ref_full(&p->ref, refname, sizeof(refname));
+		snprintf(p->key, sizeof(p->key), "%s\n%s", refname,
+			 auth != NULL && auth->username != NULL ? auth->username : "");
+		shoal_list_foreach(pos, &r->ops) {
+			struct shoal_registry_op *o =
+				shoal_list_entry(pos, struct shoal_registry_op, link);
+			struct pull *lead;
+			struct follower *f;
+
+			if (progress != NULL || o->destroy != pull_destroy || o->cancelled)
+				continue;
+			lead = container_of(o, struct pull, op);
+			if (lead->failed || strcmp(lead->key, p->key) != 0)
+				continue;
+			f = shoal_calloc(1, sizeof(*f));
+			f->op.ctx = ctx;
+			f->op.cancel = follower_cancel;
+			f->op.destroy = follower_destroy;
+			f->done = done;
+			f->leader = lead;
+			shoal_list_add_tail(&lead->followers, &f->link);
+			shoal_registry__op_add(r, &f->op);
+			shoal_log_debug("pull joins one under way", "image=%s",
+					shoal_log_q(refname));
+			free(name);
+			free(full);
+			free(p);
+			return &f->op;
+		}
+	}
 	shoal_registry_auth_copy(&p->auth, auth);
 	shoal_registry__endpoints(r, p->ref.domain, false, &p->eps, &p->neps);
 	uv_timer_init(r->loop, &p->timer);

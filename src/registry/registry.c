@@ -138,6 +138,8 @@ void shoal_registry_op_cancel(struct shoal_registry_op *op)
 {
 	if (op->cancelled)
 		return;
+	if (!op->r->closing && op->detach != NULL && op->detach(op))
+		return;
 	op->cancelled = true;
 	op->progress = NULL;
 	op->cancel(op);

@@ -670,7 +670,8 @@ def test_login_basic_auth(shoald, make_registry, docker_cli, docker_config, vote
 
 
 # A task whose image is only in the registry: the executor pulls it while the task is
-# preparing, then runs it; an image no registry has rejects the task with dockerd's text.
+# preparing (once for two tasks of one image), then runs it; an image no registry has
+# rejects the task with dockerd's text.
 def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
     from test_agent_exec import Agent, task
 
@@ -682,11 +683,15 @@ def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
     # pinned as the docker CLI pins a service's image after GET /distribution
     image = f"{registry.host}/instavote/vote:latest@{digest}"
     t = task(image=image)
+    twin = task(slot=3, image=image)
     missing = task(slot=2, image=f"{registry.host}/instavote/vote:nope")
-    agent.assign(t, missing)
+    agent.assign(t, missing, twin)
     running = agent.wait_state(t["ID"], "running", timeout=60)
     assert agent.states(t["ID"])[:3] == ["accepted", "preparing", "ready"]
     assert running["ContainerStatus"]["ContainerID"]
+    agent.wait_state(twin["ID"], "running", timeout=60)
+    # the second task of the same image waited for the first one's pull
+    assert "pull joins one under way" in d.log_text()
     assert d.get_json(f"/images/{image}/json")["Id"] == img["Id"]
     rejected = agent.wait_state(missing["ID"], "rejected", timeout=60)
     assert rejected["Err"] == f"No such image: {registry.host}/instavote/vote:nope"
@@ -751,3 +756,28 @@ def test_service_pulls_on_fresh_machine_nodes(machines, make_registry, make_daem
                                    digest)))[0]
         assert got["Id"] == img["Id"]
         assert f"instavote/vote@{digest}" in got["RepoDigests"]
+
+
+# The task whose pull another task joined goes away mid-pull: the pull goes on for the
+# one left, which runs.
+def test_joined_pull_outlives_the_first_task(make_daemon, registry, make_proxy, docker_cli,
+                                             vote_tar):
+    from test_agent_exec import Agent, task
+
+    d = make_daemon(args=("--debug-agent-api",))
+    img, _ = push_vote(docker_cli, d, vote_tar, registry)
+    remove_all_images(docker_cli, d)
+    proxy = make_proxy(registry, "slow")
+    agent = Agent(d, docker_cli)
+    image = f"{proxy.host}/instavote/vote:latest"
+    first, second = task(image=image), task(slot=2, image=image)
+    agent.assign(first, second)
+    wait_until(lambda: "pull joins one under way" in d.log_text(), timeout=20,
+               what="the second task to join the first one's pull")
+    agent.assign(second)
+    agent.wait_state(second["ID"], "running", timeout=90)
+    assert d.get_json(f"/images/{image}/json")["Id"] == img["Id"]
+    assert "pulling image failed" not in d.log_text()
+    agent.assign()
+    wait_until(lambda: d.get_json("/containers/json?all=1") == [], timeout=30,
+               what="the task's container to go")
