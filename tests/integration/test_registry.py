@@ -140,11 +140,14 @@ def docker_config():
 
 class Proxy:
     """An HTTP proxy in front of a registry that can spoil blob answers: "corrupt" flips a
-    byte in the middle, "drop" closes the connection halfway, "slow" trickles them."""
+    byte in the middle, "drop" closes the connection halfway, "slow" trickles them; or
+    play Docker Hub's bearer token flow: "bearer"."""
 
     def __init__(self, upstream_port, mode="pass"):
         self.mode = mode
         self.blob_gets = 0
+        self.token_requests = 0
+        self.repos = {"instavote/vote"}
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -153,9 +156,54 @@ class Proxy:
             def log_message(self, *args):
                 pass
 
+            def reply(self, status, body, headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def bearer(self):
+                """Docker Hub's token flow: /token hands a token per repository scope,
+                /v2/ wants one; a repository the token does not cover is denied with
+                insufficient_scope, as Hub answers for one that does not exist."""
+                realm = f"http://127.0.0.1:{proxy.port}/token"
+                if self.path.startswith("/token?"):
+                    proxy.token_requests += 1
+                    q = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
+                    scope = q.get("scope", "").replace("%3A", ":").replace("%2F", "/")
+                    repo = scope.split(":")[1] if scope.count(":") == 2 else ""
+                    allowed = repo if repo in proxy.repos else "none"
+                    self.reply(200, json.dumps({"token": f"tok-{allowed}"}).encode())
+                    return True
+                auth = self.headers.get("Authorization", "")
+                parts = self.path.split("/")
+                repo = "/".join(parts[2:-2]) if len(parts) > 4 else ""
+                challenge = f'Bearer realm="{realm}",service="shoal-test"'
+                if not auth.startswith("Bearer tok-"):
+                    if repo:
+                        challenge += f',scope="repository:{repo}:pull"'
+                    self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":'
+                                    b'"authentication required","detail":null}]}',
+                               [("WWW-Authenticate", challenge),
+                                ("Docker-Distribution-Api-Version", "registry/2.0")])
+                    return True
+                if repo and auth != f"Bearer tok-{repo}":
+                    challenge += f',scope="repository:{repo}:pull",error="insufficient_scope"'
+                    self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":'
+                                    b'"authentication required","detail":null}]}',
+                               [("WWW-Authenticate", challenge)])
+                    return True
+                return False
+
             def forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else None
+                if proxy.mode == "bearer" and self.bearer():
+                    return
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "connection")}
                 c = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
@@ -471,6 +519,25 @@ def test_manifest_list_platforms(shoald, registry, docker_cli, vote_tar):
     assert r.returncode == 0, r.stderr
     assert shoald.get_json(f"/images/{registry.host}/instavote/vote:multi/json")["Id"] == \
         img["Id"]
+
+
+# Docker Hub's token flow: the challenge's realm hands a token for the repository, fetched
+# once for the whole pull; a repository the token does not cover reads as Hub's "pull
+# access denied".
+def test_bearer_token_flow(shoald, registry, make_proxy, docker_cli, vote_tar):
+    img, _ = push_vote(docker_cli, shoald, vote_tar, registry)
+    remove_all_images(docker_cli, shoald)
+    proxy = make_proxy(registry, "bearer")
+    r = docker_(docker_cli, shoald, "pull", f"{proxy.host}/instavote/vote")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert shoald.get_json(f"/images/{proxy.host}/instavote/vote/json")["Id"] == img["Id"]
+    assert proxy.token_requests == 1
+    r = docker_(docker_cli, shoald, "pull", f"{proxy.host}/nothere")
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"Error response from daemon: pull access denied for {proxy.host}/nothere, repository "
+        "does not exist or may require 'docker login': denied: requested access to the "
+        "resource is denied")
 
 
 # A blob whose bytes do not match its digest is refused, and nothing of it is kept.
