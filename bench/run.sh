@@ -24,6 +24,7 @@ benches+=(bench/containers/run.sh)
 benches+=(bench/images/run.sh)
 benches+=(bench/registry/run.sh)
 benches+=(bench/swarm/run.sh)
+benches+=(bench/services/run.sh)
 rc=0
 for b in "${benches[@]}"; do
 	# In the background so that wait, unlike a foreground child, is cut short by a signal.

@@ -2,8 +2,9 @@
 # The demo: the swarm tutorial of shared/seed/ played with the real docker CLI on three
 # `shoal machine` nodes (node1 manager, node2 and node3 workers, 192.168.99.0/24 as the
 # tutorial's docker-machine VMs had): swarm init and joins, `service create --replicas 6
-# --publish 8080:80`, `service ps`, `service logs`, drain, reactivation, pause, scale, and
-# a manager's failover. Each command is printed, then run inside node1 as the tutorial
+# --publish 8080:80`, `service ps`, the routing mesh answering on every node's 8080 in
+# turn, `service logs`, drain, reactivation, pause, scale, and
+# a manager's failover, a rolling update two by two. Each command is printed, then run inside node1 as the tutorial
 # runs it (`shoal machine ssh node1 docker ...`).
 #
 # The images come from a registry, as the tutorial's hosts pulled them: Debian's
@@ -14,8 +15,7 @@
 # It pauses between acts when run in a terminal, not otherwise; DEMO_FAST=1 shortens the
 # waits; DEMO_SUBNET picks the machines' subnet (default: shoal machine's). It ends leaving
 # the cluster and the registry running and prints how to reach and remove them.
-# What is not in yet (the routing mesh answering on 8080, rolling updates, the visualizer)
-# is said where the tutorial would use it.
+# What is not in yet (the visualizer) is said where the tutorial would use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,13 +116,12 @@ on node1 service ls
 on node1 service ps vote
 say "two tasks on each node; each is a container named vote.<slot>.<task id>:"
 on node2 ps
-say "the routing mesh (every node answering on 8080, round-robin) is not in yet;"
-say "each task answers on its own container address meanwhile:"
-for n in node1 node2; do
-	for id in $(machine ssh "$n" docker ps -q --filter label=com.docker.swarm.service.name=vote); do
-		addr=$(machine ssh "$n" docker inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
-		printf '%s$ wget -qO- %s | grep container\n' "$n" "$addr"
-		machine ssh "$n" wget -qO- "http://$addr/" | grep -o 'Processed by container ID [0-9a-f]*' || true
+say "the routing mesh: every node answers on 8080, round-robin over the six tasks"
+for n in "${nodes[@]}"; do
+	ip=$(machine ip "$n")
+	printf '\033[1m$ curl -s %s:8080 (x6)\033[0m\n' "$ip"
+	for _ in 1 2 3 4 5 6; do
+		curl -s --max-time 2 "http://$ip:8080/" | grep -o 'Processed by container ID [0-9a-f]*' || echo "(no answer)"
 	done
 done
 on node1 service logs --tail 2 vote
@@ -133,6 +132,12 @@ on node1 node update --availability drain node2
 wait_s 3
 on node1 service ps vote
 on node1 node ls
+ip2=$(machine ip node2)
+say "node2 runs no task now, and still answers on 8080 through the mesh:"
+printf '\033[1m$ curl -s %s:8080 (x3)\033[0m\n' "$ip2"
+for _ in 1 2 3; do
+	curl -s --max-time 2 "http://$ip2:8080/" | grep -o 'Processed by container ID [0-9a-f]*' || echo "(no answer)"
+done
 on node1 node update --availability active node2
 wait_s 2
 say "nothing moves back to node2:"
@@ -160,8 +165,18 @@ printf '\033[1m$ shoal machine start node1\033[0m\n'
 machine start node1
 wait_for node1 Leader docker node ls
 on node1 node ls
-say "rolling updates (service update --update-parallelism 2 --update-delay 15s,"
-say "--image instavote/vote:indent) come with the next part of Shoal"
+say "node1's containers died with it: the orchestrator replaces its two tasks"
+wait_for node1 "6/6" docker service ls
+on node1 service ls
+pause
+
+bold "Act 6: a rolling update, two by two"
+delay=$([[ ${DEMO_FAST:-0} == 1 ]] && echo 3s || echo 15s)
+on node1 service update --update-parallelism 2 --update-delay "$delay" vote
+say "changing the update config replaces nothing; a new image does, pair by pair:"
+on node1 service update --image instavote/vote:indent vote
+on node1 service ps vote
+on node1 service inspect --pretty vote
 
 bold "The cluster keeps running"
 cat <<EOF

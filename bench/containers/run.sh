@@ -58,31 +58,6 @@ BENCH_NAME=bench/containers
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-# Kills every process whose executable is named $1 and whose command line mentions $TMP. A killed
-# containerd-shim-runc-v2 leaves its socket, /run/containerd/s/<sha256 of ADDRESS/NS/ID>, behind
-# (containerd puts it there whatever the exec root): removed too.
-kill_ours() {
-	local p exe args i ns id addr
-	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		[[ ${exe##*/} == "$1" ]] || continue
-		mapfile -d '' -t args <"$p/cmdline" 2>/dev/null || continue
-		[[ "${args[*]}" == *"$TMP"* ]] || continue
-		kill -KILL "${p#/proc/}" 2>/dev/null || true
-		ns="" id="" addr=""
-		for ((i = 1; i + 1 < ${#args[@]}; i++)); do
-			case ${args[i]} in
-			-namespace) ns=${args[i + 1]} ;;
-			-id) id=${args[i + 1]} ;;
-			-address) addr=${args[i + 1]} ;;
-			esac
-		done
-		if [[ -n $ns && -n $id && $addr == "$TMP"/* ]]; then
-			rm -f "/run/containerd/s/$(printf '%s' "$addr/$ns/$id" | sha256sum | cut -d' ' -f1)"
-		fi
-	done
-}
-
 # runc delete -f of every container in every runc root under $TMP (a root holds ID/state.json).
 delete_runc_leftovers() {
 	local f dir
@@ -151,16 +126,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Runs measure.py in the background, so that a signal reaches our trap without waiting for it.
-helper() {
-	local rc=0
-	"$PY" "$MEASURE" "$@" &
-	HELPER_PID=$!
-	wait "$HELPER_PID" || rc=$?
-	HELPER_PID=""
-	return "$rc"
-}
 
 # start_daemon SIDE BIN ARGS...: runs the daemon in the side's netns and in a private mount
 # namespace (so its mounts die with it), waits until /_ping answers. nsenter rather than

@@ -89,16 +89,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs measure.py in the background, so that a signal reaches our trap without waiting for it.
-helper() {
-	local rc=0
-	"$PY" "$MEASURE" "$@" &
-	HELPER_PID=$!
-	wait "$HELPER_PID" || rc=$?
-	HELPER_PID=""
-	return "$rc"
-}
-
 # start_daemon SIDE BIN ARGS...: runs the daemon in the side's netns and in a private mount
 # namespace (so its mounts die with it), waits until /_ping answers. nsenter rather than
 # "ip netns exec": the latter remounts /sys, hiding the cgroup mounts dockerd needs. nsenter and

@@ -2,9 +2,6 @@
 """The measuring half of bench/swarm/run.sh (Python 3 standard library only).
 
 Subcommands (each writes JSON into a file run.sh keeps in its temp dir):
-  ping SOCK                            exit 0 when GET /_ping answers 200
-  nodepid STORAGE NAME                 prints the host pid of machine NAME's shoald (a child
-                                       of the node init whose pid is in STORAGE/NAME/pid)
   form --storage S --subnet C --out F  3 x `shoal machine create`, `swarm init` on node1,
                                        join-token, 2 x `swarm join`, then GET /nodes on node1
                                        until 3 nodes are Ready; every step timed
@@ -25,149 +22,22 @@ Subcommands (each writes JSON into a file run.sh keeps in its temp dir):
   report DIR                           the table and the ratios, from DIR's JSON files
 
 Times are time.perf_counter() around the command or request, in seconds (ms in writes).
+The API client, machine and memory helpers are bench/benchlib.py's.
 """
 
 import argparse
 import http.client
-import json
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 
-API = "/v1.41"
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Api:
-    """One keep-alive connection to a daemon's unix socket, as the docker CLI keeps one;
-    a new one after any error."""
-
-    def __init__(self, sock, timeout=30):
-        self.sock = sock
-        self.timeout = timeout
-        self.conn = None
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def call(self, method, path, body=None):
-        headers = {}
-        if body is not None:
-            body = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in (0, 1):
-            fresh = self.conn is None
-            if fresh:
-                self.conn = UnixHTTPConnection(self.sock, self.timeout)
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                resp = self.conn.getresponse()
-                data = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # The daemon closed an idle keep-alive connection: once more on a new one.
-                self.close()
-                if fresh or attempt:
-                    raise
-                continue
-            except Exception:
-                self.close()
-                raise
-            if resp.will_close:
-                self.close()
-            return resp.status, data
-        raise AssertionError("unreachable")
-
-    def json(self, method, path, body=None):
-        status, data = self.call(method, path, body)
-        if status // 100 != 2:
-            raise ApiError(status, data)
-        return json.loads(data) if data else None
-
-
-class ApiError(Exception):
-    def __init__(self, status, data):
-        try:
-            msg = json.loads(data).get("message", "")
-        except (ValueError, AttributeError):
-            msg = data[:200].decode(errors="replace")
-        super().__init__(f"HTTP {status}: {msg}")
-        self.status = status
-
-
-def dump(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-
-
-def err_text(e):
-    s = str(e) or type(e).__name__
-    return s if len(s) < 300 else s[:300] + "..."
-
-
-def run(cmd, check=True):
-    """Runs cmd, returns (seconds, stdout); stderr goes to ours."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    t = time.perf_counter() - t0
-    out = p.stdout.decode(errors="replace").strip()
-    if check and p.returncode != 0:
-        raise SystemExit(f"measure: {' '.join(cmd)}: exit {p.returncode}: {out[-500:]}")
-    return t, out
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import (API, Api, ApiError, dump, err_text, fmt, fx, get, load_json,  # noqa: E402
+                      node_sock, pct, proc_mem, ratio, run)
 
 
 # ---- machines ----
-
-
-def node_pid(storage, name):
-    """The host pid of the machine's shoald: the child of the node init named shoald."""
-    with open(os.path.join(storage, name, "pid")) as f:
-        init = int(f.read().split()[0])
-    with open(f"/proc/{init}/task/{init}/children") as f:
-        kids = [int(x) for x in f.read().split()]
-    for k in kids:
-        try:
-            with open(f"/proc/{k}/comm") as f:
-                if f.read().strip() == "shoald":
-                    return k
-        except OSError:
-            pass
-    raise SystemExit(f"measure: no shoald among the children of {name}'s init ({init})")
-
-
-def node_sock(storage, name):
-    """The node's /var/run/docker.sock, reached through its shoald's root. /var/run is an
-    absolute link to /run, which /proc/PID/root would resolve in our namespace: /run."""
-    return f"/proc/{node_pid(storage, name)}/root/run/docker.sock"
-
-
-def cmd_ping(a):
-    try:
-        status, _ = Api(a.sock, 5).call("GET", "/_ping")
-    except OSError:
-        return 1
-    return 0 if status == 200 else 1
-
-
-def cmd_nodepid(a):
-    print(node_pid(a.storage, a.name))
-    return 0
 
 
 def nodes(api):
@@ -266,29 +136,6 @@ def cmd_promote(a):
 # ---- memory ----
 
 
-def proc_mem(pid):
-    """{pid, comm, rss (VmRSS), hwm (VmHWM), pss, uss (private clean + dirty)} in KiB."""
-    out = {"pid": pid}
-    with open(f"/proc/{pid}/comm") as f:
-        out["comm"] = f.read().strip()
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                out["rss"] = int(line.split()[1])
-            elif line.startswith("VmHWM:"):
-                out["hwm"] = int(line.split()[1])
-    uss = 0
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k == "Pss":
-                out["pss"] = int(v.split()[0])
-            elif k in ("Private_Clean", "Private_Dirty"):
-                uss += int(v.split()[0])
-    out["uss"] = uss
-    return out
-
-
 def cmd_mem(a):
     out = {}
     for spec in a.pid:
@@ -316,13 +163,6 @@ def label_update(api, node_id, i):
     t0 = time.perf_counter()
     api.json("POST", f"{API}/nodes/{node_id}/update?version={n['Version']['Index']}", spec)
     return time.perf_counter() - t0
-
-
-def pct(xs, p):
-    if not xs:
-        return None
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
 def cmd_writes(a):
@@ -476,35 +316,6 @@ def cmd_failover(a):
 
 
 # ---- report ----
-
-
-def load_json(d, name):
-    try:
-        with open(os.path.join(d, name)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def fmt(v, f="{:.3f}"):
-    return "-" if v is None else f.format(v)
-
-
-def ratio(a, b):
-    return None if a is None or b is None or a == 0 or b == 0 else a / b
-
-
-def fx(r):
-    return "-" if r is None else f"{r:.2f}x"
-
-
-def get(d, *keys):
-    for k in keys:
-        if d is None:
-            return None
-        d = d[k] if isinstance(d, list) and isinstance(k, int) and k < len(d) else (
-            d.get(k) if isinstance(d, dict) else None)
-    return d
 
 
 def cmd_report(a):
@@ -683,15 +494,6 @@ def cmd_report(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="sub", required=True)
-
-    s = sub.add_parser("ping")
-    s.add_argument("sock")
-    s.set_defaults(fn=cmd_ping)
-
-    s = sub.add_parser("nodepid")
-    s.add_argument("storage")
-    s.add_argument("name")
-    s.set_defaults(fn=cmd_nodepid)
 
     s = sub.add_parser("form")
     s.add_argument("--shoal", required=True, help="the shoal CLI")

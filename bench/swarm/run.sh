@@ -61,52 +61,13 @@ BENCH_NAME=bench/swarm
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-# Removes every machine under $STORAGE; a node init that survives that is killed (which ends
-# its whole node), and the subnet's bridge goes when no machine is left on it.
-remove_machines() {
-	local d name pid
-	[[ -n $STORAGE && -d $STORAGE ]] || return 0
-	for d in "$STORAGE"/*/; do
-		[[ -d $d ]] || continue
-		name=${d%/}
-		name=${name##*/}
-		timeout 60 "$SHOAL_CLI" machine rm -f --storage-path "$STORAGE" "$name" >/dev/null ||
-			log "warning: shoal machine rm -f $name failed"
-		if [[ -f $d/pid ]]; then
-			pid=$(awk '{ print $1 }' "$d/pid")
-			if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$SHOAL_CLI" ]]; then
-				log "killing $name's node init ($pid)"
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		fi
-	done
-	if [[ -n $BRIDGE ]] && ip link show "$BRIDGE" >/dev/null 2>&1; then
-		log "deleting the bridge $BRIDGE left behind"
-		ip link del "$BRIDGE"
-	fi
-}
-
 cleanup() {
-	local rc=$? pid
+	local rc=$?
 	set +e
 	trap - EXIT INT TERM
 	[[ -n $HELPER_PID ]] && stop_pid "$HELPER_PID" 5
 	remove_machines
-	[[ -n $DOCKER_PID ]] && stop_pid "$DOCKER_PID"
-	# Whatever is still in dockerd's namespace (its containerd after a KILL) is ours too.
-	if [[ -n $DOCKER_NS ]]; then
-		for pid in $(ip netns pids "$DOCKER_NS" 2>/dev/null); do
-			stop_pid "$pid" 5
-		done
-		ip netns del "$DOCKER_NS" 2>/dev/null
-	fi
-	# dockerd makes /run/docker/plugins whatever its exec root.
-	if [[ $RUN_DOCKER_EXISTED == 0 ]]; then
-		rmdir /run/docker/plugins /run/docker 2>/dev/null
-	fi
-	if [[ $CGROUP_DOCKER_EXISTED == 0 ]]; then
-		rmdir /sys/fs/cgroup/*/docker 2>/dev/null
-	fi
+	stop_dockerd
 	if [[ -n $TMP && -d $TMP ]]; then
 		# dockerd and the nodes mount in their own namespaces; this only catches leftovers.
 		umount_under "$TMP"
@@ -118,47 +79,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Runs measure.py in the background, so that a signal reaches our trap without waiting for it.
-helper() {
-	local rc=0
-	"$PY" "$MEASURE" "$@" &
-	HELPER_PID=$!
-	wait "$HELPER_PID" || rc=$?
-	HELPER_PID=""
-	return "$rc"
-}
-
-# sleep in the background, so that a signal reaches our trap at once.
-pause() {
-	sleep "$1" &
-	HELPER_PID=$!
-	wait "$HELPER_PID" || true
-	HELPER_PID=""
-}
-
-nodesock() {
-	echo "/proc/$("$PY" "$MEASURE" nodepid "$STORAGE" "$1")/root/run/docker.sock"
-}
-
-# Checks that nothing on the host uses the subnet's addresses, nor the name of the bridge
-# `shoal machine` makes for it ("shoalm" + the network address in hex), which cleanup deletes
-# if the machines leave it behind. `shoal machine create` also refuses a subnet overlapping a
-# route.
-check_subnet() {
-	local net=${SUBNET%/*} a b c br
-	[[ $SUBNET =~ ^[0-9]+\.[0-9]+\.[0-9]+\.0/24$ ]] || die "BENCH_SUBNET must be a /24 (a.b.c.0/24)"
-	IFS=. read -r a b c _ <<<"$net"
-	if ip -4 -o addr show | grep -qF " inet $a.$b.$c." ||
-		ip -4 route show | grep -qE "^$a\.$b\.$c\.0(/| )"; then
-		die "$SUBNET is in use on this host (ip route / ip addr); set BENCH_SUBNET"
-	fi
-	br=$(printf 'shoalm%02x%02x%02x00' "$a" "$b" "$c")
-	if ip link show "$br" >/dev/null 2>&1; then
-		die "a link named $br (shoal machine's bridge for $SUBNET) exists already"
-	fi
-	BRIDGE=$br
-}
 
 shoal_part() {
 	local i name pid sock1 sock2 sock3
@@ -175,7 +95,7 @@ shoal_part() {
 	i=0
 	for name in $NODES; do
 		i=$((i + 1))
-		pid=$("$PY" "$MEASURE" nodepid "$STORAGE" "$name")
+		pid=$(nodepid "$name")
 		if ((i == 1)); then
 			mem+=(--pid "manager=$pid")
 		else
@@ -207,30 +127,10 @@ shoal_part() {
 }
 
 docker_part() {
-	local dir=$TMP/docker i port cpid
-	DOCKER_NS=shoalbench-$$-docker
-	ip netns add "$DOCKER_NS"
-	ip -n "$DOCKER_NS" link set lo up
-	DOCKER_SOCK=$dir/api.sock
-	# dockerd reads /etc/docker/daemon.json unless told otherwise: keep host settings out.
-	echo '{}' >"$dir/daemon.json"
-	log "docker: starting dockerd in $DOCKER_NS"
-	# nsenter rather than "ip netns exec", which remounts /sys and hides the cgroup mounts.
-	nsenter --net="/run/netns/$DOCKER_NS" unshare --mount --propagation private -- \
-		"$DOCKERD_BIN" -H "unix://$DOCKER_SOCK" --data-root "$dir/data" --exec-root "$dir/exec" \
-		--pidfile "$dir/daemon.pid" --config-file "$dir/daemon.json" --iptables=false \
-		--ip-masq=false --ip-forward=false --bridge=none --log-level warn \
-		>"$dir/daemon.log" 2>&1 &
-	DOCKER_PID=$!
-	for ((i = 0; ; i++)); do
-		if ! kill -0 "$DOCKER_PID" 2>/dev/null; then
-			tail -n 20 "$dir/daemon.log" >&2
-			die "dockerd exited during startup"
-		fi
-		"$PY" "$MEASURE" ping "$DOCKER_SOCK" && break
-		((i < 600)) || die "dockerd did not answer /_ping within 60s"
-		sleep 0.1
-	done
+	local dir=$TMP/docker port cpid
+	log "docker: starting dockerd in shoalbench-$$-docker"
+	start_dockerd "$dir" --iptables=false --ip-masq=false --ip-forward=false --bridge=none \
+		--log-level warn
 	# Any port is free in a namespace of our own; ask the kernel for one all the same.
 	port=$(nsenter --net="/run/netns/$DOCKER_NS" "$PY" -c \
 		'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -247,8 +147,7 @@ docker_part() {
 		--out "$TMP/results/writes-docker.json" || log "warning: docker writes failed"
 	DOCKER_VERSION=$("$DOCKER_CLI" -H "unix://$DOCKER_SOCK" version --format '{{.Server.Version}}' \
 		2>/dev/null || echo "?")
-	stop_pid "$DOCKER_PID"
-	DOCKER_PID=""
+	stop_dockerd
 }
 
 write_meta() {
@@ -281,11 +180,7 @@ main() {
 		command -v "$i" >/dev/null || die "needs $i"
 	done
 	check_subnet
-	[[ -d /run/docker ]] || RUN_DOCKER_EXISTED=0
-	CGROUP_DOCKER_EXISTED=0
-	for i in /sys/fs/cgroup/*/docker; do
-		[[ -d $i ]] && CGROUP_DOCKER_EXISTED=1
-	done
+	note_docker_dirs
 
 	TMP=$(mktemp -d /tmp/shoalbench.XXXXXX)
 	STORAGE=$TMP/machines

@@ -11,10 +11,12 @@
  * disk: after a shoald restart the containers that kept running are found again by their
  * com.docker.swarm.task.id label when the tasks are assigned again.
  *
- * The executor never restarts a container (swarm restarts by making new tasks), pulls an
- * image the engine lacks once per task in its preparing state (given a registry; a pull
- * that fails is logged and the task rejected with "No such image", as dockerd does) and
- * leaves networks to a later part: task containers join the node's default bridge.
+ * The executor never restarts a container (swarm restarts by making new tasks) and pulls
+ * an image the engine lacks once per task in its preparing state (given a registry; a pull
+ * that fails is logged and the task rejected with "No such image", as dockerd does). Task
+ * containers join the node's default bridge with the service's host-mode ports; one with
+ * an ingress address (NetworksAttachments) also joins the routing mesh once it runs, and
+ * leaves its rotations a moment before it is stopped.
  *
  * Loop thread only. Nothing is reported from inside a call: reports come from the loop,
  * later. The executor must be closed before the engine's containers are closed. */

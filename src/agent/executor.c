@@ -9,8 +9,12 @@
  * reentrant there (a removal asked from inside its own exit handling would race the
  * removal it may be doing itself), and the owner gets no report from inside its own call.
  *
- * Left to others: image pulls, networks and published ports, secrets and configs, the
- * ContainerSpec templates ({{.Node.Hostname}}), and the session that feeds this. */
+ * Networks: the container joins the node's default bridge, with the service's host-mode
+ * ports; a task with an ingress address also gets eth1 on the routing mesh (net.h) once
+ * its container runs, and leaves the mesh's rotations before it is stopped.
+ *
+ * Left to others: image pulls, other networks, secrets and configs, the ContainerSpec
+ * templates ({{.Node.Hostname}}), and the session that feeds this. */
 #include "agent/agent.h"
 
 #include <assert.h>
@@ -25,11 +29,18 @@
 #include "base/mem.h"
 #include "registry/registry.h"
 #include "engine/engine.h"
+#include "net/net.h"
 
 #define SHOAL_LOG_MODULE "agent"
 
 #define TASK_ID_LABEL "com.docker.swarm.task.id"
 #define NODE_ID_LABEL "com.docker.swarm.node.id"
+
+/* A task in the routing mesh leaves every node's rotation before its container stops:
+ * the managers' next message takes it out everywhere, this node takes it out at once,
+ * and the stop waits this long for the other nodes (Docker waits 2 s, its gossip's
+ * convergence delay; the managers here tell every node in the same turn). */
+#define DRAIN_MS 1000
 
 /* ---- task states ---- */
 
@@ -236,6 +247,60 @@ static json_t *host_config_json(const json_t *task)
 	return hc;
 }
 
+/* Host-mode published ports (the service's Endpoint, which the dispatcher sends along) as
+ * the engine's port bindings: bound on this node only. PublishedPort 0: the engine picks
+ * one. Ingress ports are the routing mesh's, not the container's. */
+static void host_ports(json_t *body, json_t *hc, const json_t *task)
+{
+	const json_t *ports = json_object_get(json_object_get(task, "Endpoint"), "Ports"), *p;
+	json_t *bindings = json_object(), *exposed = json_object();
+	const char *proto, *mode;
+	char key[32], hp[16];
+	json_int_t published;
+	size_t i;
+
+	json_array_foreach(ports, i, p) {
+		mode = str(p, "PublishMode");
+		proto = str(p, "Protocol");
+		if (mode == NULL || strcmp(mode, "host") != 0)
+			continue;
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT "/%s",
+			 json_integer_value(json_object_get(p, "TargetPort")),
+			 proto != NULL ? proto : "tcp");
+		published = json_integer_value(json_object_get(p, "PublishedPort"));
+		hp[0] = '\0';
+		if (published > 0)
+			snprintf(hp, sizeof(hp), "%" JSON_INTEGER_FORMAT, published);
+		if (json_object_get(bindings, key) == NULL)
+			json_object_set_new(bindings, key, json_array());
+		json_array_append_new(json_object_get(bindings, key),
+				      json_pack("{s:s, s:s}", "HostIp", "", "HostPort", hp));
+		json_object_set_new(exposed, key, json_object());
+	}
+	if (json_object_size(bindings) > 0) {
+		json_object_set(hc, "PortBindings", bindings);
+		json_object_set(body, "ExposedPorts", exposed);
+	}
+	json_decref(bindings);
+	json_decref(exposed);
+}
+
+/* The task's address on the ingress network ("10.0.0.5/24"), NULL without one. */
+static const char *ingress_addr(const json_t *task)
+{
+	const json_t *a;
+	size_t i;
+
+	json_array_foreach(json_object_get(task, "NetworksAttachments"), i, a) {
+		const json_t *net = json_object_get(a, "Network");
+
+		if (json_is_true(json_object_get(json_object_get(net, "Spec"), "Ingress")))
+			return json_string_value(
+				json_array_get(json_object_get(a, "Addresses"), 0));
+	}
+	return NULL;
+}
+
 json_t *shoal_agent_container_body(const json_t *task, const char *node_id, struct shoal_err *err)
 {
 	const json_t *cs = container_spec(task);
@@ -276,6 +341,7 @@ json_t *shoal_agent_container_body(const json_t *task, const char *node_id, stru
 		json_object_set_new(body, "StopTimeout",
 				    json_integer(json_integer_value(grace) / 1000000000));
 	json_object_set_new(body, "HostConfig", host_config_json(task));
+	host_ports(body, json_object_get(body, "HostConfig"), task);
 	free(name);
 	return body;
 }
@@ -325,10 +391,12 @@ struct task {
 	bool held;			/* the start left it to a health check */
 	struct op *op;			/* the engine call in flight */
 	struct shoal_container_waiter *waiter;
-	bool in_set;	/* in the last assignment set */
-	bool looked;	/* searched for a container a previous shoald made */
-	bool dirty;	/* the next pass looks at it */
-	bool unhealthy; /* stopped for failing its health check */
+	bool ingress_done;   /* eth1 made (or given up on) for its running container */
+	int64_t drain_until; /* out of the rotation, stopped from then on; 0: not yet */
+	bool in_set;	     /* in the last assignment set */
+	bool looked;	     /* searched for a container a previous shoald made */
+	bool dirty;	     /* the next pass looks at it */
+	bool unhealthy;	     /* stopped for failing its health check */
 	/* registry pulls (shoal_agent_exec_set_registry) */
 	struct shoal_registry_op *pull; /* in flight, with op */
 	bool pull_tried;		/* once per task: then a missing image rejects it */
@@ -342,8 +410,10 @@ struct shoal_agent_exec {
 	shoal_agent_report_cb report;
 	void *ctx;
 	struct shoal_list tasks;
-	uv_timer_t pass; /* a pass of the reconciler, due on the next loop turn */
-	bool assigned;	 /* a set came: containers of unknown tasks were dealt with */
+	uv_timer_t pass;  /* a pass of the reconciler, due on the next loop turn */
+	uv_timer_t drain; /* the next end of a task's drain (DRAIN_MS) */
+	int closing;	  /* handles left to close */
+	bool assigned;	  /* a set came: containers of unknown tasks were dealt with */
 	shoal_agent_close_cb close_cb;
 	void *close_ctx;
 	struct shoal_registry *registry; /* pulls missing images; NULL: none */
@@ -447,6 +517,26 @@ static enum shoal_task_state desired_state(const struct task *t)
 	return d >= 0 ? (enum shoal_task_state)d : SHOAL_TASK_RUNNING;
 }
 
+/* The host ports its container got (moby's PortStatus: what the node bound). */
+static void port_status(struct task *t, json_t *status)
+{
+	const struct shoal_net_endpoint *ep = t->x->e->net != NULL && t->cid[0] != '\0' ?
+						      shoal_net_endpoint_get(t->x->e->net, t->cid) :
+						      NULL;
+	json_t *ports;
+	size_t i;
+
+	if (ep == NULL || ep->nports == 0)
+		return;
+	ports = json_array();
+	for (i = 0; i < ep->nports; i++)
+		json_array_append_new(
+			ports, json_pack("{s:s, s:i, s:i, s:s}", "Protocol", ep->ports[i].proto,
+					 "TargetPort", ep->ports[i].container_port, "PublishedPort",
+					 ep->ports[i].host_port, "PublishMode", "host"));
+	json_object_set_new(status, "PortStatus", json_pack("{s:o}", "Ports", ports));
+}
+
 static void say(struct task *t, enum shoal_task_state state, const char *err, int pid)
 {
 	struct shoal_agent_exec *x = t->x;
@@ -460,6 +550,7 @@ static void say(struct task *t, enum shoal_task_state state, const char *err, in
 	status = shoal_agent_status_json(state, msg, err, t->cid, pid,
 					 state >= SHOAL_TASK_COMPLETE ? t->exit_code : 0,
 					 shoal_time_now_ns());
+	port_status(t, status);
 	t->observed = state;
 	t->message = msg;
 	shoal_log_info("task state", "task=%s state=%s container=%.12s%s%s", t->id,
@@ -637,6 +728,50 @@ static bool lost(struct task *t)
 	return false;
 }
 
+static void drain_fire(uv_timer_t *h);
+
+/* Asks for a pass in ms unless one is due sooner. */
+static void drain_arm(struct shoal_agent_exec *x, uint64_t ms)
+{
+	if (uv_is_active((uv_handle_t *)&x->drain) && uv_timer_get_due_in(&x->drain) <= ms)
+		return;
+	uv_timer_start(&x->drain, drain_fire, ms, 0);
+}
+
+static void drain_fire(uv_timer_t *h)
+{
+	struct shoal_agent_exec *x = h->data;
+	struct shoal_list *pos;
+
+	shoal_list_foreach(pos, &x->tasks) {
+		struct task *t = shoal_list_entry(pos, struct task, link);
+
+		if (t->drain_until != 0)
+			mark(t);
+	}
+}
+
+/* Whether a running task may be stopped now: one in the routing mesh first leaves the
+ * rotations, on this node at once, then the stop waits DRAIN_MS for the others. */
+static bool drained(struct task *t)
+{
+	struct shoal_net *net = t->x->e->net;
+	int64_t now = shoal_time_now_ns(), left;
+
+	if (net == NULL || !t->ingress_done || ingress_addr(t->obj) == NULL ||
+	    t->observed != SHOAL_TASK_RUNNING)
+		return true;
+	if (t->drain_until == 0) {
+		shoal_net_ingress_quiesce(net, t->id);
+		t->drain_until = now + (int64_t)DRAIN_MS * 1000000;
+	}
+	left = t->drain_until - now;
+	if (left <= 0)
+		return true;
+	drain_arm(t->x, (uint64_t)(left + 999999) / 1000000);
+	return false;
+}
+
 /* Desired shutdown or remove, or no longer assigned: stop, say so, remove if it goes. */
 static bool wind_down(struct task *t, struct shoal_container *c, enum shoal_task_state desired)
 {
@@ -645,6 +780,8 @@ static bool wind_down(struct task *t, struct shoal_container *c, enum shoal_task
 			watch(t, c); /* someone else removes it: its exit wakes us */
 			return false;
 		}
+		if (!drained(t))
+			return false;
 		return stop(t, c);
 	}
 	if (t->in_set && t->observed < SHOAL_TASK_COMPLETE) {
@@ -743,6 +880,43 @@ static bool start(struct task *t, struct shoal_container *c)
 	return true;
 }
 
+static void ingress_attached(void *ctx, const struct shoal_err *err)
+{
+	struct task *t = op_end(ctx);
+
+	if (t == NULL)
+		return;
+	t->ingress_done = true;
+	if (err != NULL && t->observed == SHOAL_TASK_STARTING)
+		t->start_err = shoal_strdup(err->msg);
+	else if (err != NULL)
+		shoal_log_error("task off the routing mesh", "task=%s error=%s", t->id,
+				shoal_log_q(err->msg));
+	mark(t);
+}
+
+/* The task's container on the ingress network (eth1), once it runs and before it is
+ * reported running, which puts it in the rotations; again for a container taken over
+ * after a restart, whose eth1 went with the old sandbox. */
+static bool ingress_attach(struct task *t, struct shoal_container *c)
+{
+	struct shoal_err err;
+	struct op *op = op_new(t);
+
+	if (shoal_net_ingress_attach(t->x->e->net, c->id, c->netns, ingress_addr(t->obj),
+				     ingress_attached, op, &err) == 0)
+		return false;
+	op_end(op);
+	t->ingress_done = true;
+	if (t->observed == SHOAL_TASK_STARTING) {
+		t->start_err = shoal_strdup(err.msg);
+		return true;
+	}
+	shoal_log_error("task off the routing mesh", "task=%s error=%s", t->id,
+			shoal_log_q(err.msg));
+	return false;
+}
+
 /* STARTING and RUNNING: watch the container; a health check holds the task in STARTING
  * until it passes, and a failing one stops the container (moby's controller). */
 static bool watch_run(struct task *t, struct shoal_container *c)
@@ -766,6 +940,8 @@ static bool watch_run(struct task *t, struct shoal_container *c)
 		return lost(t);
 	if (!is_running(c))
 		return exited(t, c->exit_code);
+	if (!t->ingress_done && t->x->e->net != NULL && ingress_addr(t->obj) != NULL)
+		return ingress_attach(t, c);
 	h = health(c);
 	if (h != NULL && strcmp(h, "unhealthy") == 0 && !t->unhealthy) {
 		t->unhealthy = true;
@@ -972,6 +1148,8 @@ struct shoal_agent_exec *shoal_agent_exec_new(uv_loop_t *loop, struct shoal_engi
 	shoal_list_init(&x->tasks);
 	uv_timer_init(loop, &x->pass);
 	x->pass.data = x;
+	uv_timer_init(loop, &x->drain);
+	x->drain.data = x;
 	return x;
 }
 
@@ -979,6 +1157,8 @@ static void exec_closed(uv_handle_t *h)
 {
 	struct shoal_agent_exec *x = h->data;
 
+	if (--x->closing > 0)
+		return;
 	if (x->close_cb != NULL)
 		x->close_cb(x->close_ctx);
 	free(x->node_id);
@@ -996,5 +1176,7 @@ void shoal_agent_exec_close(struct shoal_agent_exec *x, shoal_agent_close_cb cb,
 	x->close_ctx = ctx;
 	while (!shoal_list_empty(&x->tasks))
 		task_free(shoal_list_entry(x->tasks.next, struct task, link));
+	x->closing = 2;
 	uv_close((uv_handle_t *)&x->pass, exec_closed);
+	uv_close((uv_handle_t *)&x->drain, exec_closed);
 }

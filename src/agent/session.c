@@ -56,28 +56,16 @@ struct shoal_agent_session {
 static void reconnect_later(struct shoal_agent_session *s);
 static void flush_reports(struct shoal_agent_session *s);
 
-static const char *const json_headers[] = { "Content-Type: application/json", NULL };
-
 static struct shoal_http_call *post(struct shoal_agent_session *s, const char *path, json_t *body,
-				    shoal_http_call_done_cb done)
+				    shoal_http_call_done_cb done, void *ctx)
 {
-	struct shoal_http_call_opts o = { 0 };
 	struct shoal_http_call *c;
 	struct shoal_err err;
 	char *url = shoal_asprintf("http://%s%s", s->current, path);
 	char *data = json_dumps(body, JSON_COMPACT);
 
-	o.method = "POST";
-	o.url = url;
-	o.headers = json_headers;
-	o.body = data;
-	o.body_len = strlen(data);
-	o.no_proxy = true;
-	o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
-	o.timeout_ms = CALL_TIMEOUT_MS;
-	o.on_done = done;
-	o.ctx = s;
-	c = shoal_http_call_start(s->client, &o, &err);
+	c = shoal_http_call_peer(s->client, url, data, strlen(data), CONNECT_TIMEOUT_MS,
+				 CALL_TIMEOUT_MS, done, ctx, &err);
 	if (c == NULL)
 		shoal_log_warn("agent call failed", "url=%s error=%s", url, shoal_log_q(err.msg));
 	free(url);
@@ -148,7 +136,7 @@ static void beat(uv_timer_t *t)
 		s->hb = post(
 			s, "/swarm/heartbeat",
 			json_pack("{s:s, s:s}", "NodeID", s->node_id, "SessionID", s->session_id),
-			beat_done);
+			beat_done, s);
 	uv_timer_start(&s->beat, beat, s->period_ms, 0);
 }
 
@@ -174,6 +162,9 @@ static int on_line(const char *line, size_t len, void *ctx, struct shoal_err *er
 		   (strcmp(type, "logs") == 0 || strcmp(type, "logs-cancel") == 0)) {
 		if (s->cbs.logs != NULL)
 			s->cbs.logs(s->cbs.ctx, msg);
+	} else if (type != NULL && strcmp(type, "network") == 0) {
+		if (s->cbs.network != NULL)
+			s->cbs.network(s->cbs.ctx, msg);
 	} else if (type != NULL && strcmp(type, "assignments") == 0) {
 		set_managers(s, json_object_get(msg, "Managers"));
 		if (s->cbs.assignments != NULL)
@@ -340,7 +331,7 @@ static void flush_reports(struct shoal_agent_session *s)
 	s->st = post(s, "/swarm/status",
 		     json_pack("{s:s, s:s, s:o}", "NodeID", s->node_id, "SessionID", s->session_id,
 			       "Updates", updates),
-		     reports_done);
+		     reports_done, s);
 	if (s->st == NULL) {
 		json_object_update_missing(s->pending, s->inflight);
 		json_decref(s->inflight);
@@ -381,10 +372,7 @@ static void post_done(struct shoal_http_call *c, int status, const char *body, s
 int shoal_agent_session_post(struct shoal_agent_session *s, const char *path, json_t *body,
 			     shoal_agent_session_post_cb cb, void *ctx)
 {
-	struct shoal_http_call_opts o = { 0 };
-	struct shoal_err err;
 	struct post *p;
-	char *url, *data;
 
 	if (s->closing || s->session_id[0] == '\0' || s->current == NULL) {
 		json_decref(body);
@@ -394,22 +382,7 @@ int shoal_agent_session_post(struct shoal_agent_session *s, const char *path, js
 	p->cb = cb;
 	p->ctx = ctx;
 	p->s = s;
-	url = shoal_asprintf("http://%s%s", s->current, path);
-	data = json_dumps(body, JSON_COMPACT);
-	o.method = "POST";
-	o.url = url;
-	o.headers = json_headers;
-	o.body = data;
-	o.body_len = strlen(data);
-	o.no_proxy = true;
-	o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
-	o.timeout_ms = CALL_TIMEOUT_MS;
-	o.on_done = post_done;
-	o.ctx = p;
-	p->c = shoal_http_call_start(s->client, &o, &err);
-	free(url);
-	free(data);
-	json_decref(body);
+	p->c = post(s, path, body, post_done, p);
 	if (p->c == NULL) {
 		free(p);
 		return -1;

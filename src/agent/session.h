@@ -19,6 +19,9 @@ struct shoal_agent_session_cbs {
 	/* A log subscription ({"Type": "logs", ID, Tasks, Follow, Tail, Since}) or its end
 	 * ({"Type": "logs-cancel", ID}), borrowed. */
 	void (*logs)(void *ctx, const json_t *msg);
+	/* The routing mesh's "network" message (borrowed; net.h documents it), sent again
+	 * whenever it changes, before the assignments of the same change. May be NULL. */
+	void (*network)(void *ctx, const json_t *msg);
 	void *ctx;
 };
 

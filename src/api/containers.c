@@ -939,6 +939,8 @@ void shoal_api_networks_list(struct shoal_http_req *req)
 		return;
 	}
 	out = json_array();
+	/* dockerd lists the swarm's first */
+	shoal_api__swarm_networks_list(api, &f, out);
 	for (i = 0; i < SHOAL_ARRAY_SIZE(network_names); i++) {
 		const char *n = network_names[i];
 
@@ -966,6 +968,12 @@ void shoal_api_networks_inspect(struct shoal_http_req *req)
 		if (strcmp(name, network_names[i]) != 0)
 			continue;
 		j = network_json(req->ctx, name, shoal_http_query_bool(req, "verbose"));
+		shoal_http_reply_json(req, 200, j);
+		json_decref(j);
+		return;
+	}
+	j = shoal_api__swarm_network_find(req->ctx, name);
+	if (j != NULL) {
 		shoal_http_reply_json(req, 200, j);
 		json_decref(j);
 		return;

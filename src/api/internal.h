@@ -17,6 +17,17 @@ void shoal_api__execs_fini(struct shoal_api *api);
 /* Ends every /events stream (shutdown) and drops the kept events. */
 void shoal_api__events_close(struct shoal_api *api);
 
+/* ---- swarm networks (networks.c) ---- */
+
+struct shoal_filters;
+
+/* Appends the swarm networks this node knows that pass f, in dockerd's list form. */
+void shoal_api__swarm_networks_list(struct shoal_api *api, const struct shoal_filters *f,
+				    json_t *out);
+/* The swarm network named ref (ID, name, unique ID prefix) in dockerd's inspect form, with
+ * this node's containers and peers: a new reference, or NULL. */
+json_t *shoal_api__swarm_network_find(struct shoal_api *api, const char *ref);
+
 /* ---- service specs (service_spec.c): pure, no store, no I/O ---- */
 
 /* Decodes a request body the way moby's router does with Go's json.Decoder into a

@@ -254,6 +254,45 @@ static int check_networks(struct shoal_store *s, const json_t *spec, struct shoa
 	return 0;
 }
 
+/* swarmkit's allocator refuses a service publishing ingress ports in a swarm without an
+ * ingress network (one that was removed). */
+static int check_ingress(struct shoal_store *s, const json_t *endpoint, struct shoal_err *err)
+{
+	struct shoal_store_obj **l;
+	const json_t *p;
+	const char *mode;
+	bool need = false, have = false;
+	size_t n, i;
+
+	json_array_foreach(json_object_get(endpoint, "Ports"), i, p) {
+		mode = str_at(p, "PublishMode", NULL);
+		if (mode == NULL || strcmp(mode, "ingress") == 0)
+			need = true;
+	}
+	if (!need)
+		return 0;
+	l = shoal_store_list(s, SHOAL_STORE_NETWORK, &n);
+	for (i = 0; i < n; i++)
+		if (json_is_true(json_object_get(json_object_get(l[i]->json, "Spec"), "Ingress")))
+			have = true;
+	free(l);
+	if (!have)
+		return shoal_errorf(
+			err, 400,
+			"rpc error: code = InvalidArgument desc = service needs ingress network, but no ingress network is present");
+	return 0;
+}
+
+/* The service's virtual IPs stay the allocator's across an update: kept while it still
+ * publishes ingress ports (it drops the ingress one otherwise). */
+static void keep_vips(json_t *endpoint, const json_t *old)
+{
+	const json_t *vips = json_object_get(json_object_get(old, "Endpoint"), "VirtualIPs");
+
+	if (json_array_size(vips) > 0)
+		json_object_set_new(endpoint, "VirtualIPs", json_deep_copy(vips));
+}
+
 /* The body as a converted spec with network IDs: moby's steps before swarmkit's. */
 static json_t *spec_from_body(struct shoal_http_req *req, json_t *decoded, struct shoal_err *err)
 {
@@ -376,7 +415,7 @@ void shoal_api_services_create(struct shoal_http_req *req)
 		goto fail;
 	endpoint =
 		shoal_api__service_endpoint(spec, NULL, NULL, (const json_t *const *)svcs, n, &err);
-	if (endpoint == NULL)
+	if (endpoint == NULL || check_ingress(s, endpoint, &err) < 0)
 		goto fail;
 	obj = json_pack("{s:O, s:O}", "Spec", spec, "Endpoint", endpoint);
 	mode = shoal_api__service_mode(spec);
@@ -584,13 +623,15 @@ void shoal_api_services_update(struct shoal_http_req *req)
 	svcs = service_jsons(s, &objs, &n);
 	endpoint = shoal_api__service_endpoint(new_spec, json_object_get(o->json, "Endpoint"),
 					       o->id, (const json_t *const *)svcs, n, &err);
-	if (endpoint == NULL) {
+	if (endpoint == NULL || check_ingress(s, endpoint, &err) < 0) {
+		json_decref(endpoint);
 		json_decref(new_spec);
 		json_decref(prev);
 		json_decref(js);
 		json_decref(us);
 		goto fail;
 	}
+	keep_vips(endpoint, o->json);
 	obj = service_object(o->json, new_spec, prev, endpoint, us, js);
 	w = shoal_calloc(1, sizeof(*w));
 	w->req = req;

@@ -111,6 +111,9 @@ void shoal_api_swarm_init(struct shoal_http_req *req)
 	ir.advertise_addr = str_field(body, "AdvertiseAddr");
 	ir.spec = json_object_get(body, "Spec");
 	ir.force_new_cluster = json_is_true(json_object_get(body, "ForceNewCluster"));
+	ir.default_addr_pool = json_object_get(body, "DefaultAddrPool");
+	ir.subnet_size = (int)json_integer_value(json_object_get(body, "SubnetSize"));
+	ir.data_path_port = (int)json_integer_value(json_object_get(body, "DataPathPort"));
 	if (shoal_manager_init(m, &ir, init_done, req, &err) < 0)
 		shoal_http_reply_err(req, &err);
 	json_decref(body);

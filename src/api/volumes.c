@@ -22,13 +22,23 @@ static struct shoal_engine *engine_of(struct shoal_http_req *req)
 /* ---- create ---- */
 
 /* Body: {"Name", "Driver", "DriverOpts", "Labels"}, each optional. */
+static void created_on_disk(void *ctx, const struct shoal_err *err)
+{
+	struct shoal_http_req *req = ctx;
+	json_t *out = req->data;
+
+	(void)err;
+	shoal_http_reply_json(req, 201, out);
+	json_decref(out);
+}
+
 void shoal_api_volumes_create(struct shoal_http_req *req)
 {
 	struct shoal_engine *e = engine_of(req);
 	struct shoal_volume *v;
 	struct shoal_err err;
 	json_error_t jerr;
-	json_t *body = NULL, *name, *driver, *opts, *labels, *out;
+	json_t *body = NULL, *name, *driver, *opts, *labels;
 
 	if (req->body.len > 0) {
 		body = json_loadb(req->body.data, req->body.len, 0, &jerr);
@@ -62,9 +72,9 @@ void shoal_api_volumes_create(struct shoal_http_req *req)
 				       labels, &err);
 	if (v == NULL)
 		goto out_err;
-	out = shoal_engine_volume_json(e, v);
-	shoal_http_reply_json(req, 201, out);
-	json_decref(out);
+	/* answered once its directory is made: the client may use it at once */
+	req->data = shoal_engine_volume_json(e, v);
+	shoal_engine_volumes_sync(e, created_on_disk, req);
 	json_decref(body);
 	return;
 out_err:

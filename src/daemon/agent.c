@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "manager/manager.h"
+#include "net/net.h"
 
 #define SHOAL_LOG_MODULE "daemon"
 
@@ -37,6 +38,17 @@ static void on_assignments(void *ctx, const json_t *tasks, const json_t *node)
 		shoal_agent_exec_assign(d->exec, tasks);
 	if (node != NULL && d->manager != NULL)
 		shoal_manager_node_changed(d->manager, node);
+}
+
+/* The routing mesh's view of the cluster: the node's part of it follows. */
+static void on_network(void *ctx, const json_t *msg)
+{
+	struct shoal_daemon *d = ctx;
+	struct shoal_err err;
+
+	if (d->net != NULL && d->agent_node != NULL &&
+	    shoal_net_ingress_update(d->net, d->agent_node, msg, &err) < 0)
+		shoal_log_error("bad routing mesh message", "error=%s", shoal_log_q(err.msg));
 }
 
 static void on_managers(void *ctx, const json_t *managers)
@@ -241,6 +253,38 @@ static void agent_stop(struct shoal_daemon *d)
 	}
 	free(d->agent_node);
 	d->agent_node = NULL;
+	/* out of the swarm (or stopping): the mesh goes, tasks' eth1 with it */
+	shoal_net_ingress_leave(d->net);
+}
+
+static void left_container_removed(void *ctx, struct shoal_container *c,
+				   const struct shoal_err *err)
+{
+	(void)ctx;
+	(void)c;
+	if (err != NULL)
+		shoal_log_warn("cannot remove a task container after leaving the swarm", "error=%s",
+			       shoal_log_q(err->msg));
+}
+
+/* A node that leaves the swarm removes its tasks' containers, as dockerd's Leave does. */
+static void remove_task_containers(struct shoal_daemon *d, const char *node_id)
+{
+	struct shoal_list *pos, *tmp;
+	struct shoal_err err;
+
+	shoal_list_foreach_safe(pos, tmp, &d->engine.containers) {
+		struct shoal_container *c = shoal_list_entry(pos, struct shoal_container, link);
+		const char *owner = json_string_value(json_object_get(
+			json_object_get(c->config, "Labels"), "com.docker.swarm.node.id"));
+
+		if (owner == NULL || strcmp(owner, node_id) != 0 || c->removing)
+			continue;
+		if (shoal_engine_container_remove(c, true, false, left_container_removed, NULL,
+						  &err) < 0)
+			shoal_log_warn("cannot remove a task container after leaving the swarm",
+				       "container=%s error=%s", c->id, shoal_log_q(err.msg));
+	}
 }
 
 void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
@@ -253,9 +297,14 @@ void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 		return;
 	shoal_manager_member(m, &mem);
 	if (mem.node_id == NULL) {
-		if (d->agent_node != NULL)
-			shoal_log_info("agent stopped", "%s", "");
+		char *left = d->agent_node != NULL ? shoal_strdup(d->agent_node) : NULL;
+
 		agent_stop(d);
+		if (left != NULL) {
+			shoal_log_info("agent stopped", "node=%s", left);
+			remove_task_containers(d, left);
+			free(left);
+		}
 		return;
 	}
 	if (d->agent_node != NULL && strcmp(d->agent_node, mem.node_id) == 0) {
@@ -273,6 +322,7 @@ void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 	cbs.assignments = on_assignments;
 	cbs.managers = on_managers;
 	cbs.logs = on_logs;
+	cbs.network = on_network;
 	cbs.ctx = d;
 	d->session = shoal_agent_session_new(&d->loop, d->agent_client, mem.node_id, mem.addr,
 					     mem.managers, &cbs);

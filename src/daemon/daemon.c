@@ -15,6 +15,7 @@
 
 #include "base/mem.h"
 #include "net/net.h"
+#include "raft/raft.h"
 #include "registry/registry.h"
 
 #define SHOAL_LOG_MODULE "daemon"
@@ -556,6 +557,8 @@ void shoal_daemon_fini(struct shoal_daemon *d)
 		}
 		uv_walk(&d->loop, close_any, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
+		/* nothing can call back into a closed raft node now */
+		shoal_raft_reap();
 		/* the run above also let the engine's pool jobs land */
 		if (d->net != NULL) {
 			/* the bridge and table go with the last running container */

@@ -260,6 +260,11 @@ typedef void (*shoal_engine_volumes_removed_cb)(void *ctx, const json_t *deleted
 /* A container's volumes are ready (err NULL) or could not be made ready. */
 typedef void (*shoal_engine_volumes_ready_cb)(void *ctx, const struct shoal_err *err);
 
+/* cb(ctx, NULL) once every volume operation queued before this call is done on disk (the
+ * volume operations run in order): an API answer waits for it, so a client that creates a
+ * volume finds its directory there. */
+void shoal_engine_volumes_sync(struct shoal_engine *e, shoal_engine_volumes_ready_cb cb, void *ctx);
+
 /* Opens <root>/volumes, creating it, and reads each volume's opts.json. Startup only. */
 int shoal_engine_volumes_init(struct shoal_engine *e, struct shoal_err *err) SHOAL_MUST_CHECK;
 /* Frees the volume objects (after the loop ran dry). */

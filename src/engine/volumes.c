@@ -174,6 +174,33 @@ static void vq_push(struct shoal_engine *e, void (*work)(void *arg), void (*done
 	vq_next(e);
 }
 
+struct sync_job {
+	shoal_engine_volumes_ready_cb cb;
+	void *ctx;
+};
+
+static void sync_work(void *arg)
+{
+	(void)arg;
+}
+
+static void sync_done(void *arg)
+{
+	struct sync_job *j = arg;
+
+	j->cb(j->ctx, NULL);
+	free(j);
+}
+
+void shoal_engine_volumes_sync(struct shoal_engine *e, shoal_engine_volumes_ready_cb cb, void *ctx)
+{
+	struct sync_job *j = shoal_calloc(1, sizeof(*j));
+
+	j->cb = cb;
+	j->ctx = ctx;
+	vq_push(e, sync_work, sync_done, j);
+}
+
 /* ---- file work (any thread) ---- */
 
 /* Makes <dir>/_data and, when missing (or always with overwrite), <dir>/opts.json. */

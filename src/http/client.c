@@ -935,6 +935,27 @@ fail:
 	return NULL;
 }
 
+struct shoal_http_call *shoal_http_call_peer(struct shoal_http_client *c, const char *url,
+					     const char *body, size_t len, unsigned connect_ms,
+					     unsigned timeout_ms, shoal_http_call_done_cb on_done,
+					     void *ctx, struct shoal_err *err)
+{
+	static const char *const json[] = { "Content-Type: application/json", NULL };
+	struct shoal_http_call_opts o = { 0 };
+
+	o.method = body != NULL ? "POST" : "GET";
+	o.url = url;
+	o.headers = body != NULL ? json : NULL;
+	o.body = body;
+	o.body_len = len;
+	o.no_proxy = true;
+	o.connect_timeout_ms = connect_ms;
+	o.timeout_ms = timeout_ms;
+	o.on_done = on_done;
+	o.ctx = ctx;
+	return shoal_http_call_start(c, &o, err);
+}
+
 void shoal_http_call_cancel(struct shoal_http_call *call)
 {
 	if (call->state != CALL_RUNNING)

@@ -92,6 +92,15 @@ struct shoal_http_call *shoal_http_call_start(struct shoal_http_client *c,
 					      const struct shoal_http_call_opts *o,
 					      struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* A JSON call to a swarm peer (another node's cluster port): method POST when body is not
+ * NULL (JSON text, len bytes, copied; "Content-Type: application/json"), else GET; never
+ * through a proxy; a connect timeout of connect_ms and a whole-call timeout of timeout_ms
+ * (0: none). on_done and ctx as in the options. Returns as shoal_http_call_start. */
+struct shoal_http_call *shoal_http_call_peer(struct shoal_http_client *c, const char *url,
+					     const char *body, size_t len, unsigned connect_ms,
+					     unsigned timeout_ms, shoal_http_call_done_cb on_done,
+					     void *ctx, struct shoal_err *err) SHOAL_MUST_CHECK;
+
 /* Ends the call: no callback of it is called afterwards, its connection is dropped if a
  * response was under way, its memory freed on a later turn. Safe from inside any of its
  * callbacks but on_done (where the call is over already and this does nothing). */

@@ -1,8 +1,9 @@
 /* The dispatcher: on the raft leader only, as swarmkit's. Every node's agent holds a session
  * (a long GET on the cluster port answered with newline-delimited JSON messages), sends
  * heartbeats and task status reports. The dispatcher pushes each node the tasks assigned to
- * it whenever they change, marks a node ready when its session opens and down when its
- * heartbeats stop for three periods, and writes agents' reports into the tasks. */
+ * it whenever they change, with the routing mesh's view of the cluster (mesh.c), marks a
+ * node ready when its session opens and down when its heartbeats stop for three periods,
+ * and writes agents' reports into the tasks. */
 #include "manager/internal.h"
 
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct dnode {
 	char node_id[SHOAL_STORE_ID_LEN + 1];
 	char session_id[SHOAL_STORE_ID_LEN + 1];
 	struct shoal_http_req *stream; /* the session's stream while it is open */
+	json_t *mesh_sent;	       /* the last "network" message sent on it */
 	uv_timer_t deadline;
 	bool dirty; /* its assignments changed since they were last sent */
 	bool gone;  /* closing: freed in the timer's close callback */
@@ -45,14 +47,31 @@ static int64_t period_ns(struct shoal_manager *m)
 	return p > 0 ? p : DEFAULT_PERIOD_NS;
 }
 
+static void set_node_status(struct shoal_manager *m, const char *node_id, const char *state,
+			    const char *message, const char *addr);
+
+struct status_write {
+	struct shoal_manager *m;
+	char *node_id, *state, *message, *addr;
+};
+
 static void status_proposed(void *ctx, const struct shoal_err *err)
 {
-	char *node_id = ctx;
+	struct status_write *w = ctx;
 
-	if (err != NULL)
-		shoal_log_warn("cannot write node status", "node=%s error=%s", node_id,
+	/* another writer of the node (the allocator giving it its ingress address) got
+	 * there first: write it again over the fresh object */
+	if (err != NULL && err->status == 500 && strstr(err->msg, "out of sequence") != NULL &&
+	    w->m->disp_running)
+		set_node_status(w->m, w->node_id, w->state, w->message, w->addr);
+	else if (err != NULL)
+		shoal_log_warn("cannot write node status", "node=%s error=%s", w->node_id,
 			       shoal_log_q(err->msg));
-	free(node_id);
+	free(w->node_id);
+	free(w->state);
+	free(w->message);
+	free(w->addr);
+	free(w);
 }
 
 /* Writes the node's Status if it differs. addr NULL keeps the one stored. */
@@ -63,7 +82,7 @@ static void set_node_status(struct shoal_manager *m, const char *node_id, const 
 	const json_t *st;
 	struct shoal_store_tx *tx;
 	struct shoal_err err;
-	char *ctx;
+	struct status_write *ctx;
 	json_t *n;
 
 	if (o == NULL)
@@ -82,7 +101,12 @@ static void set_node_status(struct shoal_manager *m, const char *node_id, const 
 		json_pack("{s:s, s:s, s:s}", "State", state, "Message", message, "Addr", addr));
 	tx = shoal_store_tx_new();
 	shoal_store_tx_update(tx, SHOAL_STORE_NODE, n, o->version);
-	ctx = shoal_strdup(node_id);
+	ctx = shoal_calloc(1, sizeof(*ctx));
+	ctx->m = m;
+	ctx->node_id = shoal_strdup(node_id);
+	ctx->state = shoal_strdup(state);
+	ctx->message = shoal_strdup(message);
+	ctx->addr = shoal_strdup(addr);
 	shoal_log_info("node status", "node=%s state=%s", node_id, state);
 	if (shoal_manager_propose(m, tx, status_proposed, ctx, &err) < 0)
 		status_proposed(ctx, &err);
@@ -158,6 +182,8 @@ static void dnode_drop(struct dnode *d)
 {
 	shoal_list_del(&d->link);
 	shoal_manager__logs_node_gone(d->m, d->node_id);
+	json_decref(d->mesh_sent);
+	d->mesh_sent = NULL;
 	if (d->stream != NULL) {
 		struct shoal_http_req *req = d->stream;
 
@@ -206,6 +232,9 @@ static json_t *assignments(struct shoal_manager *m, const char *node_id)
 				json_pack("{s:O?}", "Name",
 					  json_object_get(json_object_get(svc->json, "Spec"),
 							  "Name")));
+		/* and its endpoint, as swarmkit's task carries it: host-mode ports */
+		if (svc != NULL && json_object_get(svc->json, "Endpoint") != NULL)
+			json_object_set(t, "Endpoint", json_object_get(svc->json, "Endpoint"));
 		json_array_append_new(tasks, t);
 	}
 	free(l);
@@ -247,6 +276,30 @@ int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id,
 	return 0;
 }
 
+/* The routing mesh's message to every session whose last one differs: before the
+ * assignments of the same turn, so that a task leaves the rotations before its agent hears
+ * it must stop. */
+static void mesh_flush(struct shoal_manager *m)
+{
+	struct shoal_list *p;
+	json_t *msg = NULL;
+
+	shoal_list_foreach(p, &m->dnodes) {
+		struct dnode *d = shoal_list_entry(p, struct dnode, link);
+
+		if (d->stream == NULL)
+			continue;
+		if (msg == NULL)
+			msg = shoal_manager__mesh_msg(m->store);
+		if (d->mesh_sent != NULL && json_equal(d->mesh_sent, msg))
+			continue;
+		json_decref(d->mesh_sent);
+		d->mesh_sent = json_incref(msg);
+		send_json(d->stream, json_incref(msg));
+	}
+	json_decref(msg);
+}
+
 static void flush(uv_idle_t *idle)
 {
 	struct shoal_manager *m = container_of(idle, struct shoal_manager, disp_flush);
@@ -259,6 +312,7 @@ static void flush(uv_idle_t *idle)
 		m->roles_dirty = false;
 		shoal_manager__roles_reconcile(m);
 	}
+	mesh_flush(m);
 	shoal_list_foreach(p, &m->dnodes) {
 		struct dnode *d = shoal_list_entry(p, struct dnode, link);
 
@@ -283,6 +337,10 @@ static void on_change(const struct shoal_store_event *ev, void *data)
 	struct shoal_list *p;
 	const char *a, *b;
 
+	/* any change may change the mesh's message: the flush looks */
+	uv_idle_start(&m->disp_flush, flush);
+	if (ev->table == SHOAL_STORE_SERVICE || ev->table == SHOAL_STORE_NETWORK)
+		return;
 	if (ev->kind == SHOAL_STORE_RESET || ev->table == SHOAL_STORE_NODE) {
 		/* the manager list may have changed: everyone hears of it */
 		shoal_list_foreach(p, &m->dnodes)
@@ -350,6 +408,8 @@ void shoal_manager__route_session(struct shoal_http_req *req)
 		shoal_http_stream_end(old);
 	}
 	shoal_store_new_id(d->session_id);
+	json_decref(d->mesh_sent);
+	d->mesh_sent = NULL;
 	d->stream = req;
 	req->data = d;
 	req->on_close = session_closed;
@@ -546,7 +606,9 @@ void shoal_manager__dispatcher_start(struct shoal_manager *m)
 	m->disp_running = true;
 	m->disp_watch = shoal_store_watch_add(m->store,
 					      SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK) |
-						      SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NODE),
+						      SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NODE) |
+						      SHOAL_STORE_TABLE_BIT(SHOAL_STORE_SERVICE) |
+						      SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NETWORK),
 					      SHOAL_STORE_ALL_KINDS, on_change, m);
 	period = period_ns(m);
 	/* A new leader does not know who is alive: every node gets twice the grace to find it,

@@ -119,6 +119,12 @@ void shoal_manager__forget(struct shoal_manager *m);
 
 /* The HTTP client for calls to other managers, made on first use. */
 struct shoal_http_client *shoal_manager__client(struct shoal_manager *m);
+/* A JSON call to another manager's cluster port: POST body (borrowed) to http://addr/path,
+ * or GET when body is NULL; a 5 s connect timeout. */
+struct shoal_http_call *shoal_manager__call(struct shoal_manager *m, const char *addr,
+					    const char *path, const json_t *body,
+					    shoal_http_call_done_cb done, void *ctx,
+					    unsigned timeout_ms, struct shoal_err *err);
 /* Sends an encoded change set to the leader; cb with its answer. */
 int shoal_manager__forward(struct shoal_manager *m, const char *buf, size_t len,
 			   shoal_manager_done_cb cb, void *ctx,
@@ -190,6 +196,9 @@ void shoal_manager__route_status(struct shoal_http_req *req);
 int shoal_manager__dispatcher_connected(struct shoal_manager *m, const char *node_id);
 /* Sends msg (taken) down the node's agent session: -1 (msg dropped) without one. */
 int shoal_manager__dispatcher_send(struct shoal_manager *m, const char *node_id, json_t *msg);
+/* The routing mesh's "network" message for the agents (mesh.c; net.h documents it), from
+ * the store. A new reference. */
+json_t *shoal_manager__mesh_msg(struct shoal_store *s);
 /* A task state's place in swarmkit's order (its enum shoal_task_state), -1 if unknown. */
 int shoal_manager__task_state_rank(const char *state);
 

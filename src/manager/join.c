@@ -39,28 +39,17 @@ struct shoal_http_client *shoal_manager__client(struct shoal_manager *m)
 	return m->client;
 }
 
-/* POSTs (or GETs when body is NULL) a JSON body to http://addr/path. */
-static struct shoal_http_call *call(struct shoal_manager *m, const char *addr, const char *path,
-				    const json_t *body, shoal_http_call_done_cb done, void *ctx,
-				    unsigned timeout_ms, struct shoal_err *err)
+struct shoal_http_call *shoal_manager__call(struct shoal_manager *m, const char *addr,
+					    const char *path, const json_t *body,
+					    shoal_http_call_done_cb done, void *ctx,
+					    unsigned timeout_ms, struct shoal_err *err)
 {
-	static const char *const headers[] = { "Content-Type: application/json", NULL };
-	struct shoal_http_call_opts o = { 0 };
 	struct shoal_http_call *c;
 	char *url = shoal_asprintf("http://%s%s", addr, path);
 	char *data = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
-	o.method = body != NULL ? "POST" : "GET";
-	o.url = url;
-	o.headers = headers;
-	o.body = data;
-	o.body_len = data != NULL ? strlen(data) : 0;
-	o.no_proxy = true;
-	o.connect_timeout_ms = 5000;
-	o.timeout_ms = timeout_ms;
-	o.on_done = done;
-	o.ctx = ctx;
-	c = shoal_http_call_start(shoal_manager__client(m), &o, err);
+	c = shoal_http_call_peer(shoal_manager__client(m), url, data, data ? strlen(data) : 0, 5000,
+				 timeout_ms, done, ctx, err);
 	free(url);
 	free(data);
 	return c;
@@ -242,7 +231,8 @@ static void join_send(struct join *j)
 
 	body = json_pack("{s:s, s:s, s:s, s:O}", "Token", j->token, "Addr", j->addr, "RaftAddr",
 			 j->raft_addr, "Description", j->desc);
-	j->c = call(j->m, j->remote, "/swarm/join", body, join_answered, j, CALL_TIMEOUT_MS, &err);
+	j->c = shoal_manager__call(j->m, j->remote, "/swarm/join", body, join_answered, j,
+				   CALL_TIMEOUT_MS, &err);
 	json_decref(body);
 	if (j->c == NULL)
 		join_finish(j, &err);
@@ -367,7 +357,8 @@ int shoal_manager_join(struct shoal_manager *m, const struct shoal_manager_join_
 	m->join = j;
 	m->state = SHOAL_MANAGER_JOINING;
 	shoal_log_info("joining a swarm", "remote=%s addr=%s", j->remote, j->addr);
-	j->c = call(m, j->remote, "/swarm/ca", NULL, ca_answered, j, CALL_TIMEOUT_MS, err);
+	j->c = shoal_manager__call(m, j->remote, "/swarm/ca", NULL, ca_answered, j, CALL_TIMEOUT_MS,
+				   err);
 	if (j->c == NULL) {
 		m->join = NULL;
 		m->state = SHOAL_MANAGER_INACTIVE;
@@ -533,8 +524,6 @@ static void fwd_answered(struct shoal_http_call *c, int status, const char *body
 /* Sends the change set to leader, or to the leader raft knows of now. */
 static void fwd_try(struct fwd *f, const char *leader)
 {
-	static const char *const headers[] = { "Content-Type: application/json", NULL };
-	struct shoal_http_call_opts o = { 0 };
 	struct shoal_err err;
 	uint64_t id = 0;
 	char *url;
@@ -556,17 +545,8 @@ static void fwd_try(struct fwd *f, const char *leader)
 		return;
 	}
 	url = shoal_asprintf("http://%s/swarm/propose", leader);
-	o.method = "POST";
-	o.url = url;
-	o.headers = headers;
-	o.body = f->buf;
-	o.body_len = f->len;
-	o.no_proxy = true;
-	o.connect_timeout_ms = FWD_CONNECT_MS;
-	o.timeout_ms = JOIN_TIMEOUT_MS;
-	o.on_done = fwd_answered;
-	o.ctx = f;
-	f->call = shoal_http_call_start(shoal_manager__client(f->m), &o, &err);
+	f->call = shoal_http_call_peer(shoal_manager__client(f->m), url, f->buf, f->len,
+				       FWD_CONNECT_MS, JOIN_TIMEOUT_MS, fwd_answered, f, &err);
 	free(url);
 	if (f->call == NULL)
 		fwd_done(f, &err);

@@ -630,10 +630,11 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 		       shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
 {
 	char lip[64], aip[64], *cert = NULL, *key = NULL, *path = NULL, *state = NULL;
-	char *certdir = NULL;
+	char *certdir = NULL, subnet[24], gateway[16];
 	unsigned lport, aport;
-	json_t *tls = NULL, *cluster = NULL, *node = NULL;
+	json_t *tls = NULL, *cluster = NULL, *node = NULL, *pool;
 	struct shoal_store_tx *tx = NULL;
+	int dpp = req->data_path_port != 0 ? req->data_path_port : 4789;
 	uint64_t rid = 0;
 	int rv = -1;
 
@@ -660,6 +661,14 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	} else {
 		shoal_manager__default_addr(aip, sizeof(aip));
 	}
+
+	if (dpp < 1024 || dpp > 49151)
+		return shoal_errorf(
+			err, 400,
+			"data path port %d is out of range: it must be from 1024 to 49151", dpp);
+	if (shoal_orch_ingress_subnet(req->default_addr_pool, req->subnet_size, subnet, gateway,
+				      err) < 0)
+		return -1;
 
 	/* A swarm dir without state.json is what a failed init or leave left: start over. */
 	shoal_manager__rm_rf(m->swarm_dir);
@@ -692,10 +701,15 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 			       lport, aport);
 
 	tls = shoal_manager__tls_info(cert);
-	cluster = json_pack("{s:o, s:O, s:b, s:n, s:i, s:i, s:{s:s, s:s}}", "Spec",
+	/* Docker shows the pool as null unless one was given */
+	pool = json_array_size(req->default_addr_pool) > 0 ?
+		       json_deep_copy(req->default_addr_pool) :
+		       json_null();
+	cluster = json_pack("{s:o, s:O, s:b, s:o, s:i, s:i, s:{s:s, s:s}}", "Spec",
 			    cluster_spec(req->spec), "TLSInfo", tls, "RootRotationInProgress", 0,
-			    "DefaultAddrPool", "SubnetSize", 24, "DataPathPort", 4789, "JoinTokens",
-			    "Worker", "", "Manager", "");
+			    "DefaultAddrPool", pool, "SubnetSize",
+			    req->subnet_size != 0 ? req->subnet_size : 24, "DataPathPort", dpp,
+			    "JoinTokens", "Worker", "", "Manager", "");
 	{
 		char *w = shoal_manager_join_token(cert), *mg = shoal_manager_join_token(cert);
 		json_t *jt = json_object_get(cluster, "JoinTokens");
@@ -711,6 +725,9 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 	cluster = NULL;
 	shoal_store_tx_create(tx, SHOAL_STORE_NODE, node);
 	node = NULL;
+	/* VXLAN ID 4096 as Docker's: the first of its overlay range */
+	shoal_store_tx_create(tx, SHOAL_STORE_NETWORK,
+			      shoal_orch_ingress_network(subnet, gateway, 4096));
 
 	if (shoal_manager__cluster_listen(m, err) < 0)
 		goto out;
@@ -894,6 +911,8 @@ json_t *shoal_manager_node_json(struct shoal_manager *m, const struct shoal_stor
 	const char *reach = "unreachable";
 	json_int_t rid;
 
+	/* the ingress sandbox's address: the allocator's, not in Docker's Node */
+	json_object_del(n, "Attachments");
 	if (ms == NULL)
 		return n;
 	if (m->raft != NULL)

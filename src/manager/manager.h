@@ -77,6 +77,9 @@ struct shoal_manager_init_req {
 	const char *advertise_addr; /* "ip" or "ip:port" or NULL: see shoal_manager_init */
 	const json_t *spec;	    /* SwarmSpec to merge over the defaults, may be NULL */
 	bool force_new_cluster;	    /* on a manager: become the only voter, keeping the state */
+	const json_t *default_addr_pool; /* ["10.20.0.0/16"] or NULL: 10.0.0.0/8 */
+	int subnet_size;		 /* 0: 24 */
+	int data_path_port;		 /* 0: 4789; else 1024-49151 */
 };
 
 /* POST /swarm/join's request, borrowed for the call. */
@@ -112,8 +115,9 @@ const char *shoal_manager_node_id(const struct shoal_manager *m);
 /* `docker swarm init`: creates <data_root>/swarm, a root CA, the join tokens, bootstraps a
  * one-voter raft on advertise-ip:listen-port and proposes the cluster and node objects. The
  * advertise address is, in order: advertise_addr, the listen address's IP unless 0.0.0.0, the
- * IPv4 address of the default route's interface, 127.0.0.1. cb runs once the objects are
- * applied (or on failure, after undoing). Errors before starting (no cb): 503 already part of
+ * IPv4 address of the default route's interface, 127.0.0.1. The ingress network is made
+ * with the cluster, on the first subnet of the default address pool. cb runs once the
+ * objects are applied (or on failure, after undoing). Errors before starting (no cb): 503 already part of
  * a swarm, 400 bad address. */
 SHOAL_MUST_CHECK int shoal_manager_init(struct shoal_manager *m,
 					const struct shoal_manager_init_req *req,

@@ -1,9 +1,9 @@
 /* The reconciliation loop's driver and orchestrators (SWARM-SPEC §2, §4, §5): passes over the
  * store, one change set per service, the replicated and global orchestrators with the restart
- * supervisor, the allocator step (new -> pending) and the task reaper. Choosing nodes is
- * scheduler.c's; the libuv timer is orch_uv.c's. Rolling updates are left to the updater to
- * come (update_slots below is where it plugs in); networks to the real allocator, jobs
- * (ReplicatedJob, GlobalJob) and the constraint enforcer to later issues. */
+ * supervisor and the task reaper. Choosing nodes is scheduler.c's, addresses allocator.c's
+ * (new -> pending), rolling updates updater.c's (called last by each orchestrator, over the
+ * slots it keeps); the libuv timer is orch_uv.c's. Jobs (ReplicatedJob, GlobalJob) and the
+ * constraint enforcer are left to later issues. */
 #include "manager/orch_internal.h"
 
 #include <assert.h>
@@ -23,9 +23,6 @@
 #define DEFAULT_RESTART_DELAY (5 * SHOAL_ORCH__SECOND)
 #define OLD_TASK_TIMEOUT      (60 * SHOAL_ORCH__SECOND)
 #define DEFAULT_HISTORY	      5
-
-/* A change set this big is enough for one pass; the rest comes with the next. */
-#define MAX_CREATES 500
 
 /* Retrying refused change sets when no store change wakes us first. */
 #define RETRY_MIN (100 * 1000000LL)
@@ -95,14 +92,14 @@ enum shoal_task_state shoal_orch__desired(const json_t *task)
 	return state_at(json_object_get(task, "DesiredState"));
 }
 
-static int64_t time_at(const json_t *j)
+int64_t shoal_orch__time(const json_t *j)
 {
 	int64_t ns;
 
 	return shoal_time_parse(json_string_value(j), &ns) == 0 ? ns : 0;
 }
 
-static const char *node_of(const json_t *task)
+const char *shoal_orch__node_of(const json_t *task)
 {
 	const char *n = shoal_orch__str(task, "NodeID", NULL);
 
@@ -155,8 +152,8 @@ void shoal_orch__set_status(struct shoal_orch__pass *p, json_t *task, enum shoal
 }
 
 /* Raises a task's desired state (it never goes back). */
-static void set_desired(struct shoal_orch__pass *p, const struct shoal_store_obj *t,
-			enum shoal_task_state st)
+void shoal_orch__set_desired(struct shoal_orch__pass *p, const struct shoal_store_obj *t,
+			     enum shoal_task_state st)
 {
 	if (shoal_orch__desired(shoal_orch__view(p, t)) >= st)
 		return;
@@ -226,41 +223,9 @@ static json_t *canon(const json_t *task)
  * The services' view of their tasks: slots.
  */
 
-struct tref {
-	struct shoal_store_obj *o;
-	int64_t created; /* CreatedAt */
-	int64_t num;	 /* Slot */
-	const char *node;
-	bool done;	/* desired past running when the pass began */
-	int64_t status; /* Status.Timestamp */
-};
-
-/* A slot: a replicated service's slot number, or a global service's node. */
-struct slot {
-	int64_t num;
-	const char *node;
-	struct tref *t; /* oldest first */
-	size_t n;
-	json_t *created; /* the task this pass adds to it (borrowed from p->creates), or NULL */
-	bool runnable;
-	bool running; /* has a task observed running: scale-down keeps it first */
-};
-
-struct svc {
-	struct shoal_store_obj *obj;
-	const json_t *json;
-	bool global;
-	struct shoal_store_obj **all; /* the store's tasks of the service */
-	size_t nall;
-	struct tref *t;
-	struct slot *slots;
-	size_t nslots;
-	size_t ncreated;
-};
-
 static int cmp_tref(const void *a, const void *b)
 {
-	const struct tref *x = a, *y = b;
+	const struct shoal_orch__tref *x = a, *y = b;
 	int c = strcmp(x->node, y->node);
 
 	if (x->num != y->num)
@@ -278,7 +243,8 @@ static int cmp_tref(const void *a, const void *b)
 	return strcmp(x->o->id, y->o->id);
 }
 
-static void svc_load(struct shoal_orch__pass *p, struct svc *c, struct shoal_store_obj *svc)
+static void svc_load(struct shoal_orch__pass *p, struct shoal_orch__svc *c,
+		     struct shoal_store_obj *svc)
 {
 	size_t i, j;
 
@@ -290,35 +256,36 @@ static void svc_load(struct shoal_orch__pass *p, struct svc *c, struct shoal_sto
 	c->t = shoal_calloc(c->nall + 1, sizeof(*c->t));
 	for (i = 0; i < c->nall; i++) {
 		c->t[i].o = c->all[i];
-		c->t[i].created = time_at(json_object_get(c->all[i]->json, "CreatedAt"));
+		c->t[i].created = shoal_orch__time(json_object_get(c->all[i]->json, "CreatedAt"));
 		/* a global service's slot is its node; a replicated one's its number */
 		c->t[i].num = c->global ? 0 : shoal_orch__int(c->all[i]->json, "Slot", NULL);
-		c->t[i].node = c->global ? node_of(c->all[i]->json) : "";
+		c->t[i].node = c->global ? shoal_orch__node_of(c->all[i]->json) : "";
 		c->t[i].done = shoal_orch__desired(c->all[i]->json) > SHOAL_TASK_RUNNING;
-		c->t[i].status =
-			time_at(shoal_orch__get(c->all[i]->json, "Status", "Timestamp", NULL));
+		c->t[i].status = shoal_orch__time(
+			shoal_orch__get(c->all[i]->json, "Status", "Timestamp", NULL));
 	}
-	qsort(c->t, c->nall, sizeof(*c->t), cmp_tref);
+	if (c->nall > 1)
+		qsort(c->t, c->nall, sizeof(*c->t), cmp_tref);
 	c->slots = shoal_calloc(c->nall + 1, sizeof(*c->slots));
 	for (i = 0; i < c->nall; i = j) {
 		for (j = i + 1; j < c->nall && c->t[j].num == c->t[i].num &&
 				strcmp(c->t[j].node, c->t[i].node) == 0;
 		     j++)
 			;
-		c->slots[c->nslots++] = (struct slot){
+		c->slots[c->nslots++] = (struct shoal_orch__slot){
 			.num = c->t[i].num, .node = c->t[i].node, .t = &c->t[i], .n = j - i
 		};
 	}
 }
 
-static void svc_fini(struct svc *c)
+static void svc_fini(struct shoal_orch__svc *c)
 {
 	free(c->all);
 	free(c->t);
 	free(c->slots);
 }
 
-static struct slot *slot_by_node(struct svc *c, const char *node)
+static struct shoal_orch__slot *slot_by_node(struct shoal_orch__svc *c, const char *node)
 {
 	size_t i;
 
@@ -329,8 +296,8 @@ static struct slot *slot_by_node(struct svc *c, const char *node)
 }
 
 /* A new task of the service (SWARM-SPEC §1.3): Spec is the TaskTemplate as it is now. */
-static json_t *task_new(struct shoal_orch__pass *p, struct svc *c, int64_t num, const char *node,
-			enum shoal_task_state desired)
+json_t *shoal_orch__task_new(struct shoal_orch__pass *p, struct shoal_orch__svc *c, int64_t num,
+			     const char *node, enum shoal_task_state desired)
 {
 	json_t *spec = json_deep_copy(shoal_orch__get(c->json, "Spec", "TaskTemplate", NULL));
 	char id[SHOAL_STORE_ID_LEN + 1], ts[64];
@@ -369,14 +336,15 @@ static bool node_invalid(const struct shoal_orch__node *n)
 }
 
 /* Whether a task that stopped, or whose node went away, gets a replacement. */
-static bool should_restart(const struct shoal_orch__pass *p, const struct slot *s, const json_t *t)
+static bool should_restart(const struct shoal_orch__pass *p, const struct shoal_orch__slot *s,
+			   const json_t *t)
 {
 	const json_t *rp = shoal_orch__get(t, "Spec", "RestartPolicy", NULL);
 	const char *cond = shoal_orch__str(rp, "Condition", NULL);
 	int64_t max = shoal_orch__int(rp, "MaxAttempts", NULL);
 	int64_t window = shoal_orch__int(rp, "Window", NULL);
 	const json_t *spec = json_object_get(t, "Spec"), *u;
-	int64_t at = time_at(shoal_orch__get(t, "Status", "Timestamp", NULL));
+	int64_t at = shoal_orch__time(shoal_orch__get(t, "Status", "Timestamp", NULL));
 	bool first = true;
 	int64_t restarts = 0;
 	size_t i;
@@ -409,22 +377,23 @@ static bool should_restart(const struct shoal_orch__pass *p, const struct slot *
 
 static bool needs_restart(const struct shoal_orch__pass *p, const json_t *t)
 {
-	const char *node = node_of(t);
+	const char *node = shoal_orch__node_of(t);
 
 	if (shoal_orch__observed(t) > SHOAL_TASK_RUNNING)
 		return true;
 	return *node != '\0' && node_invalid(shoal_orch__node(p, node));
 }
 
-static void wake_at(struct shoal_orch__pass *p, int64_t at)
+void shoal_orch__wake_at(struct shoal_orch__pass *p, int64_t at)
 {
 	if (at < p->wake)
 		p->wake = at;
 }
 
 /* When a replacement held at desired "ready" may run: CreatedAt plus the restart delay, no
- * delay when the task it replaces sat on a drained node. */
-static int64_t start_time(const struct shoal_orch__pass *p, const struct slot *s, size_t k)
+ * delay when the task it replaces sat on a drained node or when an update put it there. */
+static int64_t start_time(const struct shoal_orch__pass *p, const struct shoal_orch__slot *s,
+			  size_t k)
 {
 	const json_t *t = shoal_orch__view(p, s->t[k].o), *prev;
 	const json_t *rp = shoal_orch__get(t, "Spec", "RestartPolicy", NULL);
@@ -432,13 +401,16 @@ static int64_t start_time(const struct shoal_orch__pass *p, const struct slot *s
 	const struct shoal_orch__node *n;
 	size_t i;
 
+	/* an update's replacement waits only for the task it replaces to stop */
+	if (shoal_orch__replaced_by_update(p, s, k))
+		return s->t[k].created;
 	if (json_object_get(rp, "Delay") != NULL)
 		delay = shoal_orch__int(rp, "Delay", NULL);
 	for (i = k; i-- > 0;) {
 		prev = shoal_orch__view(p, s->t[i].o);
 		if (shoal_orch__desired(prev) <= SHOAL_TASK_RUNNING)
 			continue;
-		n = shoal_orch__node(p, node_of(prev));
+		n = shoal_orch__node(p, shoal_orch__node_of(prev));
 		if (n != NULL && n->drained)
 			delay = 0;
 		break;
@@ -448,7 +420,7 @@ static int64_t start_time(const struct shoal_orch__pass *p, const struct slot *s
 
 /* Moves a replacement from desired "ready" to "running" once its delay is over and the tasks
  * it replaces have stopped (or their node is down or gone, or a minute went by). */
-static void start_if_due(struct shoal_orch__pass *p, const struct slot *s, size_t k)
+static void start_if_due(struct shoal_orch__pass *p, const struct shoal_orch__slot *s, size_t k)
 {
 	int64_t start = start_time(p, s, k), timeout = s->t[k].created + OLD_TASK_TIMEOUT;
 	const struct shoal_orch__node *n;
@@ -457,7 +429,7 @@ static void start_if_due(struct shoal_orch__pass *p, const struct slot *s, size_
 	size_t i;
 
 	if (p->now < start) {
-		wake_at(p, start);
+		shoal_orch__wake_at(p, start);
 		return;
 	}
 	for (i = 0; i < s->n && p->now < timeout; i++) {
@@ -466,32 +438,32 @@ static void start_if_due(struct shoal_orch__pass *p, const struct slot *s, size_
 		if (i == k || shoal_orch__desired(u) <= SHOAL_TASK_RUNNING ||
 		    st < SHOAL_TASK_ASSIGNED || st > SHOAL_TASK_RUNNING)
 			continue;
-		n = shoal_orch__node(p, node_of(u));
+		n = shoal_orch__node(p, shoal_orch__node_of(u));
 		if (n == NULL || n->down)
 			continue;
-		wake_at(p, timeout);
+		shoal_orch__wake_at(p, timeout);
 		return; /* its stop report wakes us */
 	}
-	set_desired(p, s->t[k].o, SHOAL_TASK_RUNNING);
+	shoal_orch__set_desired(p, s->t[k].o, SHOAL_TASK_RUNNING);
 }
 
 /* Shuts the task down and, if its restart policy says so, puts a replacement in its slot,
  * held at desired "ready" until start_if_due lets it run. Returns whether it did. */
-static bool restart(struct shoal_orch__pass *p, struct svc *c, struct slot *s, size_t k,
-		    const char *why)
+static bool restart(struct shoal_orch__pass *p, struct shoal_orch__svc *c,
+		    struct shoal_orch__slot *s, size_t k, const char *why)
 {
 	const struct shoal_store_obj *o = s->t[k].o;
 	json_t *nt;
 
-	if (c->ncreated >= MAX_CREATES)
+	if (c->ncreated >= SHOAL_ORCH__MAX_CREATES)
 		return true; /* left as it is for the next pass */
-	set_desired(p, o, SHOAL_TASK_SHUTDOWN);
+	shoal_orch__set_desired(p, o, SHOAL_TASK_SHUTDOWN);
 	if (!should_restart(p, s, shoal_orch__view(p, o))) {
 		shoal_log_debug("task not restarted", "task=%s service=%s reason=%s", o->id,
 				c->obj->id, why);
 		return false;
 	}
-	nt = task_new(p, c, s->num, c->global ? s->node : NULL, SHOAL_TASK_READY);
+	nt = shoal_orch__task_new(p, c, s->num, c->global ? s->node : NULL, SHOAL_TASK_READY);
 	s->created = nt;
 	shoal_log_info("task restarted", "task=%s service=%s new=%s reason=%s", o->id, c->obj->id,
 		       shoal_orch__str(nt, "ID", NULL), why);
@@ -504,7 +476,7 @@ static const char *restart_reason(const struct shoal_orch__pass *p, const json_t
 
 	if (shoal_orch__observed(t) > SHOAL_TASK_RUNNING)
 		return shoal_orch__str(t, "Status", "State", NULL);
-	n = shoal_orch__node(p, node_of(t));
+	n = shoal_orch__node(p, shoal_orch__node_of(t));
 	if (n == NULL)
 		return "node-removed";
 	return n->down ? "node-down" : "node-drained";
@@ -512,7 +484,8 @@ static const char *restart_reason(const struct shoal_orch__pass *p, const json_t
 
 /* The restart supervisor over one slot's live tasks (desired <= running). Returns whether the
  * slot still has one. */
-static bool supervise(struct shoal_orch__pass *p, struct svc *c, struct slot *s)
+static bool supervise(struct shoal_orch__pass *p, struct shoal_orch__svc *c,
+		      struct shoal_orch__slot *s)
 {
 	bool live = false;
 	const json_t *v;
@@ -527,7 +500,7 @@ static bool supervise(struct shoal_orch__pass *p, struct svc *c, struct slot *s)
 			 * task failing at once cannot spin */
 			if (shoal_orch__desired(v) == SHOAL_TASK_READY &&
 			    p->now < start_time(p, s, k)) {
-				wake_at(p, start_time(p, s, k));
+				shoal_orch__wake_at(p, start_time(p, s, k));
 				live = true;
 				continue;
 			}
@@ -545,7 +518,7 @@ static bool supervise(struct shoal_orch__pass *p, struct svc *c, struct slot *s)
 /* A slot without live tasks still counts as a replica when its last task stopped and its
  * restart policy keeps it stopped (swarmkit's UpdatableTasksInSlot); one whose last task is
  * being removed does not. */
-static bool kept_stopped(const struct shoal_orch__pass *p, const struct slot *s)
+static bool kept_stopped(const struct shoal_orch__pass *p, const struct shoal_orch__slot *s)
 {
 	const json_t *last;
 
@@ -553,18 +526,6 @@ static bool kept_stopped(const struct shoal_orch__pass *p, const struct slot *s)
 		return false;
 	last = shoal_orch__view(p, s->t[s->n - 1].o);
 	return shoal_orch__desired(last) < SHOAL_TASK_REMOVE && !should_restart(p, s, last);
-}
-
-/*
- * Where the rolling updater (SWARM-SPEC §6) plugs in: on every pass it gets the service's
- * runnable slots and replaces the tasks shoal_orch_task_is_dirty() flags, paced by the
- * UpdateConfig. Until it exists a TaskTemplate change leaves running tasks alone and only
- * tasks created from then on carry the new spec.
- */
-static void update_slots(struct shoal_orch__pass *p, struct svc *c)
-{
-	(void)p;
-	(void)c;
 }
 
 /* Never placed: nothing runs it anywhere. */
@@ -595,8 +556,8 @@ static int64_t replicas(const json_t *svc)
 }
 
 /* The slot's tasks a scale-down removes or keeps: its live ones, or its stopped last. */
-static void slot_members(const struct shoal_orch__pass *p, const struct slot *s, const json_t **out,
-			 size_t *n)
+static void slot_members(const struct shoal_orch__pass *p, const struct shoal_orch__slot *s,
+			 const json_t **out, size_t *n)
 {
 	const json_t *v;
 	size_t i;
@@ -614,7 +575,7 @@ static void slot_members(const struct shoal_orch__pass *p, const struct slot *s,
 }
 
 struct ranked {
-	struct slot *s;
+	struct shoal_orch__slot *s;
 	long index; /* nth copy of the service on its node; -1 sorts last */
 	size_t pos;
 };
@@ -642,7 +603,8 @@ static int cmp_index(const void *a, const void *b)
 /* Scale-down order (swarmkit replicated/services.go): running slots first, lower numbers
  * first, then by how many copies of the service their node already has, so the nodes with
  * most copies lose theirs and non-running or unassigned tasks go before running ones. */
-static void scale_down(struct shoal_orch__pass *p, struct svc *c, size_t nrun, int64_t want)
+static void scale_down(struct shoal_orch__pass *p, struct shoal_orch__svc *c, size_t nrun,
+		       int64_t want)
 {
 	struct ranked *r = shoal_calloc(nrun + 1, sizeof(*r));
 	const json_t **m = shoal_calloc(c->nall + 2, sizeof(*m));
@@ -653,21 +615,23 @@ static void scale_down(struct shoal_orch__pass *p, struct svc *c, size_t nrun, i
 	for (i = 0; i < c->nslots; i++)
 		if (c->slots[i].runnable)
 			r[k++].s = &c->slots[i];
-	qsort(r, nrun, sizeof(*r), cmp_running);
+	if (nrun > 1)
+		qsort(r, nrun, sizeof(*r), cmp_running);
 	for (i = 0; i < nrun; i++) {
 		slot_members(p, r[i].s, m, &n);
 		r[i].pos = i;
 		r[i].index = -1;
-		node = n == 1 ? node_of(m[0]) : "";
+		node = n == 1 ? shoal_orch__node_of(m[0]) : "";
 		if (*node == '\0')
 			continue;
 		cnt = json_object_get(per_node, node);
 		r[i].index = (cnt != NULL ? (long)json_integer_value(cnt) : 0) + 1;
 		json_object_set_new(per_node, node, json_integer(r[i].index));
 	}
-	qsort(r, nrun, sizeof(*r), cmp_index);
+	if (nrun > 1)
+		qsort(r, nrun, sizeof(*r), cmp_index);
 	for (i = (size_t)want; i < nrun; i++) {
-		struct slot *s = r[i].s;
+		struct shoal_orch__slot *s = r[i].s;
 
 		shoal_log_debug("slot removed", "service=%s slot=%lld", c->obj->id,
 				(long long)s->num);
@@ -684,7 +648,7 @@ static void scale_down(struct shoal_orch__pass *p, struct svc *c, size_t nrun, i
 			const json_t *v = shoal_orch__view(p, s->t[j].o);
 
 			if (live ? shoal_orch__desired(v) <= SHOAL_TASK_RUNNING : j == s->n - 1)
-				set_desired(p, s->t[j].o, SHOAL_TASK_REMOVE);
+				shoal_orch__set_desired(p, s->t[j].o, SHOAL_TASK_REMOVE);
 		}
 	}
 	json_decref(per_node);
@@ -699,7 +663,7 @@ static int cmp_int64(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;
 }
 
-static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
+static void reconcile_replicated(struct shoal_orch__pass *p, struct shoal_orch__svc *c)
 {
 	int64_t want = replicas(c->json), *used, next = 1;
 	size_t i, j, k, nrun = 0;
@@ -707,7 +671,7 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
 	json_t *nt;
 
 	for (i = 0; i < c->nslots; i++) {
-		struct slot *s = &c->slots[i];
+		struct shoal_orch__slot *s = &c->slots[i];
 
 		s->runnable = supervise(p, c, s) || kept_stopped(p, s);
 		for (j = 0; j < s->n; j++) {
@@ -725,12 +689,14 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
 		for (i = 0, j = 0; i < c->nslots; i++)
 			if (c->slots[i].runnable)
 				used[j++] = c->slots[i].num;
-		qsort(used, nrun, sizeof(*used), cmp_int64);
-		for (i = 0, j = 0; (int64_t)(nrun + i) < want && c->ncreated < MAX_CREATES; i++) {
+		if (nrun > 1)
+			qsort(used, nrun, sizeof(*used), cmp_int64);
+		for (i = 0, j = 0;
+		     (int64_t)(nrun + i) < want && c->ncreated < SHOAL_ORCH__MAX_CREATES; i++) {
 			for (; j < nrun && used[j] <= next; j++)
 				if (used[j] == next)
 					next++;
-			nt = task_new(p, c, next, NULL, SHOAL_TASK_RUNNING);
+			nt = shoal_orch__task_new(p, c, next, NULL, SHOAL_TASK_RUNNING);
 			for (k = 0; k < c->nslots; k++)
 				if (c->slots[k].num == next)
 					c->slots[k].created = nt;
@@ -748,7 +714,7 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
 	/* A dead slot nobody reuses loses its history, as swarmkit deletes dead slots; a
 	 * removed task still running goes when it stops (reap). */
 	for (i = 0; i < c->nslots; i++) {
-		struct slot *s = &c->slots[i];
+		struct shoal_orch__slot *s = &c->slots[i];
 
 		if (s->runnable || s->created != NULL)
 			continue;
@@ -756,7 +722,7 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
 			if (reapable(shoal_orch__view(p, s->t[j].o)))
 				delete_task(p, s->t[j].o);
 	}
-	update_slots(p, c);
+	shoal_orch__update(p, c);
 }
 
 /*
@@ -764,7 +730,8 @@ static void reconcile_replicated(struct shoal_orch__pass *p, struct svc *c)
  * not down or drained and meets the constraints.
  */
 
-static void shut_down_live(struct shoal_orch__pass *p, struct slot *s, bool only_stopped)
+static void shut_down_live(struct shoal_orch__pass *p, struct shoal_orch__slot *s,
+			   bool only_stopped)
 {
 	const json_t *v;
 	size_t i;
@@ -775,12 +742,12 @@ static void shut_down_live(struct shoal_orch__pass *p, struct slot *s, bool only
 			continue;
 		if (only_stopped && shoal_orch__observed(v) <= SHOAL_TASK_RUNNING)
 			continue;
-		set_desired(p, s->t[i].o, SHOAL_TASK_SHUTDOWN);
+		shoal_orch__set_desired(p, s->t[i].o, SHOAL_TASK_SHUTDOWN);
 	}
 }
 
 /* Lets the slot's held replacements run when due, restarting nothing. */
-static void start_held(struct shoal_orch__pass *p, const struct slot *s)
+static void start_held(struct shoal_orch__pass *p, const struct shoal_orch__slot *s)
 {
 	const json_t *v;
 	size_t i;
@@ -793,12 +760,12 @@ static void start_held(struct shoal_orch__pass *p, const struct slot *s)
 	}
 }
 
-static void reconcile_global(struct shoal_orch__pass *p, struct svc *c)
+static void reconcile_global(struct shoal_orch__pass *p, struct shoal_orch__svc *c)
 {
 	const json_t *cons =
 		shoal_orch__get(c->json, "Spec", "TaskTemplate", "Placement", "Constraints", NULL);
 	const struct shoal_orch__node *n;
-	struct slot *s;
+	struct shoal_orch__slot *s;
 	const json_t *last;
 	size_t i;
 	bool live;
@@ -822,7 +789,9 @@ static void reconcile_global(struct shoal_orch__pass *p, struct svc *c)
 			continue;
 		}
 		live = s != NULL && supervise(p, c, s);
-		if (live || c->ncreated >= MAX_CREATES)
+		if (s != NULL)
+			s->runnable = live; /* the updater's */
+		if (live || c->ncreated >= SHOAL_ORCH__MAX_CREATES)
 			continue;
 		if (s != NULL && s->n > 0) {
 			last = shoal_orch__view(p, s->t[s->n - 1].o);
@@ -830,31 +799,10 @@ static void reconcile_global(struct shoal_orch__pass *p, struct svc *c)
 			    !should_restart(p, s, last))
 				continue; /* stopped for good by its restart policy */
 		}
-		task_new(p, c, 0, n->id, SHOAL_TASK_RUNNING);
+		shoal_orch__task_new(p, c, 0, n->id, SHOAL_TASK_RUNNING);
 		shoal_log_debug("global task added", "service=%s node=%s", c->obj->id, n->id);
 	}
-	update_slots(p, c);
-}
-
-/*
- * The allocator's step: nothing to allocate until networks come, so new tasks just move on
- * to the scheduler.
- */
-
-static void allocate(struct shoal_orch__pass *p, struct svc *c)
-{
-	const json_t *v;
-	size_t i;
-
-	for (i = 0; i < c->nall; i++) {
-		v = shoal_orch__view(p, c->all[i]);
-		if (shoal_orch__observed(v) != SHOAL_TASK_NEW ||
-		    shoal_orch__desired(v) > SHOAL_TASK_RUNNING ||
-		    json_object_get(p->deletes, c->all[i]->id) != NULL)
-			continue;
-		shoal_orch__set_status(p, shoal_orch__mut(p, c->all[i]), SHOAL_TASK_PENDING,
-				       "pending task scheduling");
-	}
+	shoal_orch__update(p, c);
 }
 
 /*
@@ -875,7 +823,7 @@ static int cmp_aged(const void *a, const void *b)
 	return strcmp(x->o->id, y->o->id);
 }
 
-static int64_t history_limit(const struct shoal_orch__pass *p, const struct svc *c)
+static int64_t history_limit(const struct shoal_orch__pass *p, const struct shoal_orch__svc *c)
 {
 	struct shoal_store_obj **l;
 	const json_t *v = NULL;
@@ -897,7 +845,7 @@ static int64_t history_limit(const struct shoal_orch__pass *p, const struct svc 
 	return limit;
 }
 
-static void reap(struct shoal_orch__pass *p, struct svc *c)
+static void reap(struct shoal_orch__pass *p, struct shoal_orch__svc *c)
 {
 	int64_t limit = history_limit(p, c), count;
 	struct aged *old = shoal_calloc(c->nall + 1, sizeof(*old));
@@ -905,7 +853,7 @@ static void reap(struct shoal_orch__pass *p, struct svc *c)
 	size_t i, k, n;
 
 	for (i = 0; i < c->nslots; i++) {
-		struct slot *s = &c->slots[i];
+		struct shoal_orch__slot *s = &c->slots[i];
 
 		count = 0;
 		n = 0;
@@ -921,12 +869,14 @@ static void reap(struct shoal_orch__pass *p, struct svc *c)
 			if (reapable(v) && !shoal_orch__touched(p, s->t[k].o->id))
 				old[n++] = (struct aged){
 					s->t[k].o,
-					time_at(shoal_orch__get(v, "Status", "Timestamp", NULL)),
+					shoal_orch__time(
+						shoal_orch__get(v, "Status", "Timestamp", NULL)),
 				};
 		}
 		if (limit < 0 || count <= limit)
 			continue;
-		qsort(old, n, sizeof(*old), cmp_aged);
+		if (n > 1)
+			qsort(old, n, sizeof(*old), cmp_aged);
 		for (k = 0; k < n && count > limit; k++, count--)
 			delete_task(p, old[k].o);
 	}
@@ -942,6 +892,15 @@ struct txs {
 	size_t n, cap;
 };
 
+static void txs_add(struct txs *out, struct shoal_store_tx *tx)
+{
+	if (out->n == out->cap) {
+		out->cap = out->cap ? 2 * out->cap : 8;
+		out->v = shoal_realloc(out->v, out->cap * sizeof(*out->v));
+	}
+	out->v[out->n++] = tx;
+}
+
 /* Turns what the pass changed into one change set. */
 static void flush(struct shoal_orch__pass *p, struct txs *out)
 {
@@ -951,9 +910,15 @@ static void flush(struct shoal_orch__pass *p, struct txs *out)
 	size_t i;
 
 	if (json_object_size(p->writes) == 0 && json_array_size(p->creates) == 0 &&
-	    json_object_size(p->deletes) == 0)
+	    json_object_size(p->deletes) == 0 && p->service == NULL)
 		return;
 	tx = shoal_store_tx_new();
+	if (p->service != NULL) {
+		shoal_store_tx_update(
+			tx, SHOAL_STORE_SERVICE, p->service,
+			(uint64_t)shoal_orch__int(p->service, "Version", "Index", NULL));
+		p->service = NULL; /* moved into tx */
+	}
 	json_object_foreach(p->writes, id, w) {
 		shoal_store_tx_update(tx, SHOAL_STORE_TASK, canon(w),
 				      (uint64_t)shoal_orch__int(w, "Version", "Index", NULL));
@@ -967,17 +932,13 @@ static void flush(struct shoal_orch__pass *p, struct txs *out)
 	json_object_clear(p->writes);
 	json_array_clear(p->creates);
 	json_object_clear(p->deletes);
-	if (out->n == out->cap) {
-		out->cap = out->cap ? 2 * out->cap : 8;
-		out->v = shoal_realloc(out->v, out->cap * sizeof(*out->v));
-	}
-	out->v[out->n++] = tx;
+	txs_add(out, tx);
 }
 
 static void reconcile_service(struct shoal_orch__pass *p, struct shoal_store_obj *svc)
 {
 	const json_t *mode = shoal_orch__get(svc->json, "Spec", "Mode", NULL);
-	struct svc c;
+	struct shoal_orch__svc c;
 
 	svc_load(p, &c, svc);
 	if (c.global)
@@ -985,7 +946,7 @@ static void reconcile_service(struct shoal_orch__pass *p, struct shoal_store_obj
 	else if (mode == NULL || json_object_get(mode, "Replicated") != NULL)
 		reconcile_replicated(p, &c);
 	/* job modes are not orchestrated yet */
-	allocate(p, &c);
+	shoal_orch__allocate(p, svc, c.all, c.nall);
 	shoal_orch__schedule(p, svc, c.all, c.nall);
 	reap(p, &c);
 	svc_fini(&c);
@@ -1034,7 +995,7 @@ static void reap_orphans(struct shoal_orch__pass *p, struct txs *out)
 			} else if (shoal_orch__observed(t) > SHOAL_TASK_RUNNING || never_ran(t)) {
 				delete_task(p, orph[i].o);
 			} else {
-				set_desired(p, orph[i].o, SHOAL_TASK_REMOVE);
+				shoal_orch__set_desired(p, orph[i].o, SHOAL_TASK_REMOVE);
 			}
 		}
 		flush(p, out);
@@ -1059,6 +1020,7 @@ struct shoal_orch {
 	struct shoal_orch_env env;
 	struct shoal_store_watch *watch;
 	struct shoal_list flights;
+	json_t *running; /* the pass's p->running */
 	unsigned in_flight;
 	bool dirty;	  /* the store changed since the last pass read it */
 	bool failed;	  /* a change set of this round was refused */
@@ -1089,7 +1051,8 @@ static void on_change(const struct shoal_store_event *ev, void *data)
 {
 	struct shoal_orch *o = data;
 
-	(void)ev;
+	if (ev->table == SHOAL_STORE_TASK)
+		shoal_orch__note_running(o->running, ev);
 	o->dirty = true;
 	rearm(o);
 }
@@ -1163,12 +1126,19 @@ static void pass(struct shoal_orch *o, int64_t now)
 		.writes = json_object(),
 		.creates = json_array(),
 		.deletes = json_object(),
+		.running = o->running,
 	};
 	struct shoal_store_obj **svcs;
+	struct shoal_store_tx *tx;
 	struct txs txs = { 0 };
 	size_t n, i;
 
 	shoal_orch__nodes_load(&p);
+	shoal_orch__alloc_load(&p);
+	/* nodes first: a node has its sandbox's address before a task is sent there */
+	tx = shoal_orch__alloc_nodes(&p);
+	if (tx != NULL)
+		txs_add(&txs, tx);
 	svcs = shoal_store_list(o->store, SHOAL_STORE_SERVICE, &n);
 	for (i = 0; i < n; i++) {
 		reconcile_service(&p, svcs[i]);
@@ -1176,6 +1146,7 @@ static void pass(struct shoal_orch *o, int64_t now)
 	}
 	free(svcs);
 	reap_orphans(&p, &txs);
+	shoal_orch__alloc_free(&p);
 	shoal_orch__nodes_free(&p);
 	json_decref(p.writes);
 	json_decref(p.creates);
@@ -1210,11 +1181,13 @@ struct shoal_orch *shoal_orch_new(struct shoal_store *s, const struct shoal_orch
 	o->store = s;
 	o->env = *env;
 	shoal_list_init(&o->flights);
+	o->running = json_object();
 	o->armed = o->deadline = o->retry_at = SHOAL_ORCH_NEVER;
 	o->watch = shoal_store_watch_add(s,
 					 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_SERVICE) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NODE) |
+						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_NETWORK) |
 						 SHOAL_STORE_TABLE_BIT(SHOAL_STORE_CLUSTER),
 					 SHOAL_STORE_ALL_KINDS, on_change, o);
 	/* a new leader reconciles everything the store holds */
@@ -1236,6 +1209,7 @@ void shoal_orch_free(struct shoal_orch *o)
 		f->o = NULL;
 		shoal_list_del(&f->link);
 	}
+	json_decref(o->running);
 	free(o);
 }
 
@@ -1243,32 +1217,49 @@ void shoal_orch_free(struct shoal_orch *o)
  * The updater's predicate (swarmkit manager/orchestrator/task.go IsTaskDirty).
  */
 
+/* Whether two objects are equal but for the members skip1 and skip2 (either may be NULL). */
+static bool equal_but(const json_t *a, const json_t *b, const char *skip1, const char *skip2)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0, m = 0;
+
+	json_object_foreach((json_t *)a, k, v) {
+		if ((skip1 != NULL && strcmp(k, skip1) == 0) ||
+		    (skip2 != NULL && strcmp(k, skip2) == 0))
+			continue;
+		if (!json_equal(v, json_object_get(b, k)))
+			return false;
+		n++;
+	}
+	json_object_foreach((json_t *)b, k, v) {
+		if ((skip1 == NULL || strcmp(k, skip1) != 0) &&
+		    (skip2 == NULL || strcmp(k, skip2) != 0))
+			m++;
+	}
+	return n == m;
+}
+
+/* Runs for every slot on every pass: compares in place rather than on copies. */
 bool shoal_orch_task_is_dirty(const json_t *service, const json_t *task, const json_t *node)
 {
-	json_t *want = json_deep_copy(shoal_orch__get(service, "Spec", "TaskTemplate", NULL));
-	json_t *have = json_deep_copy(json_object_get(task, "Spec"));
-	json_t *cons;
+	const json_t *want = shoal_orch__get(service, "Spec", "TaskTemplate", NULL);
+	const json_t *have = json_object_get(task, "Spec");
+	json_t *empty = json_object();
 	bool dirty = true;
 
-	if (want == NULL)
-		want = json_object();
-	if (have == NULL)
-		have = json_object();
-	json_object_del(want, "Runtime");
-	json_object_del(have, "Runtime");
-	if (json_equal(want, have)) {
+	if (!json_is_object(want))
+		want = empty;
+	if (!json_is_object(have))
+		have = empty;
+	/* moby shows Runtime on the service's template only */
+	if (equal_but(want, have, "Runtime", NULL))
 		dirty = false;
-		goto out;
-	}
 	/* only the placement changed and the task's node still meets it */
-	cons = json_incref(shoal_orch__get(want, "Placement", "Constraints", NULL));
-	json_object_del(want, "Placement");
-	json_object_del(have, "Placement");
-	if (json_equal(want, have) && node != NULL && shoal_sched_constraints_match(cons, node))
+	else if (node != NULL && equal_but(want, have, "Runtime", "Placement") &&
+		 shoal_sched_constraints_match(
+			 shoal_orch__get(want, "Placement", "Constraints", NULL), node))
 		dirty = false;
-	json_decref(cons);
-out:
-	json_decref(want);
-	json_decref(have);
+	json_decref(empty);
 	return dirty;
 }

@@ -1,14 +1,19 @@
 /* The leader's reconciliation loop: the replicated and global orchestrators with their restart
- * supervisor, the task reaper, the allocator step and the scheduler, as one pure core driven by
- * store watches and an injected clock, timer and propose function (SWARM-SPEC §2-§5, §9).
+ * supervisor and rolling updater, the task reaper, the allocator step and the scheduler, as one
+ * pure core driven by store watches and an injected clock, timer and propose function
+ * (SWARM-SPEC §2-§6, §9).
  *
  * Who writes what. The core owns no object: it reads the store and writes change sets only
  * through env->propose. It creates and deletes tasks, moves a task's DesiredState (never
- * backwards), moves Status from new to pending (the allocator: Message "pending task
- * scheduling") and from pending to assigned with NodeID (the scheduler), sets Status.Err on a
- * task no node can take, and marks a never-scheduled task shutdown. Everything else belongs to
- * others: services to the API layer, nodes and a task's Status from assigned on to the
- * dispatcher, the cluster object to the manager. Tasks are written in Docker's JSON shape
+ * backwards), moves Status from new to pending once the task has its addresses (the
+ * allocator: NetworksAttachments, Message "pending task scheduling") and from pending to
+ * assigned with NodeID (the scheduler), sets Status.Err on a task no node can take, and marks
+ * a never-scheduled task shutdown. On a service it writes only the allocator's
+ * Endpoint.VirtualIPs and what swarmkit's updater does: UpdateStatus, and Spec :=
+ * PreviousSpec when an update fails with FailureAction rollback; on a node, the allocator's
+ * Attachments (its ingress sandbox's address). Everything else belongs to others: services
+ * to the API layer, nodes and a task's Status from assigned on to the dispatcher, the
+ * cluster object and networks to the manager. Tasks are written in Docker's JSON shape
  * (moby api/types/swarm/task.go): the fields a task has in GET /tasks, nothing more.
  *
  * How it runs. Level-triggered: each pass recomputes, for every service, what should change
@@ -17,8 +22,9 @@
  * change sets are in flight no pass runs; once they are all answered, another pass runs if the
  * store changed meanwhile. A refused change set ("update out of sequence" after a race with
  * the dispatcher) is dropped and recomputed from the fresh store by the next pass, so a slot is
- * never filled twice. Deadlines (restart delay, the one-minute wait for an old task to stop)
- * are derived from the tasks' CreatedAt, so a new leader picks up where the old one stopped.
+ * never filled twice. Deadlines (restart delay, the one-minute wait for an old task to stop, an
+ * update's Delay and Monitor) are derived from the tasks' CreatedAt and Status.Timestamp and
+ * the service's UpdateStatus.StartedAt, so a new leader picks up where the old one stopped.
  *
  * Loop thread only. Only the raft leader runs one, and it must start it only once the store
  * holds every entry of the previous terms (after a barrier or an applied entry of its own
@@ -97,7 +103,7 @@ struct shoal_orch_uv *shoal_orch_start(uv_loop_t *loop, struct shoal_store *s,
 void shoal_orch_stop(struct shoal_orch_uv *u, void (*cb)(void *ctx), void *ctx);
 
 /*
- * Pure helpers, shared with the API layer and the rolling updater to come.
+ * Pure helpers, shared with the API layer and the rolling updater.
  */
 
 /* Checks Placement.Constraints (a JSON array of strings, or NULL) as swarmkit parses them.
@@ -114,8 +120,17 @@ bool shoal_sched_constraints_match(const json_t *constraints, const json_t *node
 /* swarmkit's IsTaskDirty: true when task (a task object) no longer runs what service (a
  * service object) asks, so an update must replace it: its Spec differs from the TaskTemplate,
  * unless only Placement differs and node (the task's node object, may be NULL) still meets
- * the new constraints. The rolling updater's predicate; the orchestrator does not act on it
- * yet (a TaskTemplate change leaves running tasks alone). */
+ * the new constraints. The rolling updater's predicate. */
 bool shoal_orch_task_is_dirty(const json_t *service, const json_t *task, const json_t *node);
+
+/* The ingress network a swarm starts with: the first subnet of size bits (24 when 0) of
+ * the first pool of pools (a JSON array of CIDR strings, "10.0.0.0/8" when empty or NULL),
+ * its first address the gateway. 400 when the pool or size does not fit. */
+SHOAL_MUST_CHECK int shoal_orch_ingress_subnet(const json_t *pools, int size, char subnet[24],
+					       char gateway[16], struct shoal_err *err);
+
+/* The ingress network object (swarm form: Spec, DriverState, IPAMOptions) for subnet
+ * ("10.0.0.0/24"), gateway and VXLAN ID. A new reference; the store adds ID and Meta. */
+json_t *shoal_orch_ingress_network(const char *subnet, const char *gateway, int vni);
 
 #endif

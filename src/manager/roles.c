@@ -245,12 +245,9 @@ static void promote_answered(struct shoal_http_call *c, int status, const char *
 
 static void ask_leader(struct shoal_manager *m)
 {
-	static const char *const headers[] = { "Content-Type: application/json", NULL };
-	struct shoal_http_call_opts o = { 0 };
 	const char *leader = NULL;
 	struct shoal_err err;
 	json_t *body, *e;
-	char *url, *data;
 	size_t i;
 
 	/* the first other manager: the dispatcher lists the leader first */
@@ -268,24 +265,11 @@ static void ask_leader(struct shoal_manager *m)
 	}
 	body = json_pack("{s:s, s:I, s:s}", "NodeID", m->node_id, "RaftID", (json_int_t)m->raft_id,
 			 "RaftAddr", m->raft_addr);
-	data = json_dumps(body, JSON_COMPACT);
-	url = shoal_asprintf("http://%s/swarm/promote", leader);
-	o.method = "POST";
-	o.url = url;
-	o.headers = headers;
-	o.body = data;
-	o.body_len = strlen(data);
-	o.no_proxy = true;
-	o.connect_timeout_ms = 5000;
-	o.timeout_ms = 10000;
-	o.on_done = promote_answered;
-	o.ctx = m;
-	if (shoal_http_call_start(shoal_manager__client(m), &o, &err) == NULL) {
+	if (shoal_manager__call(m, leader, "/swarm/promote", body, promote_answered, m, 10000,
+				&err) == NULL) {
 		shoal_log_warn("cannot ask for the promotion", "error=%s", shoal_log_q(err.msg));
 		m->promoting = false;
 	}
-	free(url);
-	free(data);
 	json_decref(body);
 }
 

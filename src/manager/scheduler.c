@@ -343,7 +343,8 @@ void shoal_orch__nodes_load(struct shoal_orch__pass *p)
 		n->mem = shoal_orch__int(n->json, "Description", "Resources", "MemoryBytes", NULL);
 	}
 	free(nodes);
-	qsort(p->nodes, nn, sizeof(*p->nodes), cmp_node);
+	if (nn > 1)
+		qsort(p->nodes, nn, sizeof(*p->nodes), cmp_node);
 	p->node_index = json_object();
 	for (i = 0; i < nn; i++)
 		json_object_set_new(p->node_index, p->nodes[i].id, json_integer((json_int_t)i));
@@ -547,19 +548,31 @@ static bool ports_free(const struct req *r, const struct shoal_orch__node *n)
 	return true;
 }
 
-/* The first filter the node fails for this task, or -1 if it passes them all. */
-static int check(const struct req *r, const struct shoal_orch__node *n)
+/* The first of the filters that depend only on the task's spec and the node (plugins,
+ * constraints, platforms) the node fails, or -1. */
+static int check_static(const struct req *r, const struct shoal_orch__node *n)
 {
-	if (!n->schedulable)
-		return F_READY;
-	if ((r->cpu > 0 || r->mem > 0) && (r->cpu > n->cpu || r->mem > n->mem))
-		return F_RESOURCES;
 	if (!plugins_ok(r, n->json))
 		return F_PLUGIN;
 	if (!constraints_match(r->cons, r->ncons, n->json))
 		return F_CONSTRAINTS;
 	if (r->platforms != NULL && !platform_ok(r, n->json))
 		return F_PLATFORM;
+	return -1;
+}
+
+/* The first filter the node fails for this task, or -1 if it passes them all. stat is the
+ * node's check_static() for this spec, or -2 to compute it. */
+static int check(const struct req *r, const struct shoal_orch__node *n, int stat)
+{
+	if (!n->schedulable)
+		return F_READY;
+	if ((r->cpu > 0 || r->mem > 0) && (r->cpu > n->cpu || r->mem > n->mem))
+		return F_RESOURCES;
+	if (stat == -2)
+		stat = check_static(r, n);
+	if (stat >= 0)
+		return stat;
 	if (!ports_free(r, n))
 		return F_HOST_PORTS;
 	if (r->max_replicas > 0 && (int64_t)n->svc_active >= r->max_replicas)
@@ -716,8 +729,17 @@ static void took(struct shoal_orch__node *n, const struct req *r)
 	take_ports(n, r->ports);
 }
 
+/* The static filters' results per node for the last spec seen: the tasks of a service
+ * share theirs (but during an update), so a pass checks plugins, constraints and platforms
+ * once per node rather than once per task and node. */
+struct static_cache {
+	const json_t *spec; /* borrowed; NULL: nothing cached */
+	int *f;		    /* per node, check_static() */
+};
+
 static void assign(struct shoal_orch__pass *p, const struct shoal_store_obj *svc,
-		   const struct shoal_store_obj *t, struct shoal_orch__node **cand)
+		   const struct shoal_store_obj *t, struct shoal_orch__node **cand,
+		   struct static_cache *sc)
 {
 	unsigned counts[NFILTERS] = { 0 };
 	struct shoal_orch__node *best = NULL;
@@ -729,8 +751,13 @@ static void assign(struct shoal_orch__pass *p, const struct shoal_store_obj *svc
 	json_t *m;
 
 	req_init(&r, p, svc->json, task);
+	if (sc->spec == NULL || !json_equal(sc->spec, r.spec)) {
+		for (i = 0; i < p->nnodes; i++)
+			sc->f[i] = check_static(&r, &p->nodes[i]);
+		sc->spec = r.spec;
+	}
 	for (i = 0; i < p->nnodes; i++) {
-		f = check(&r, &p->nodes[i]);
+		f = check(&r, &p->nodes[i], sc->f[i]);
 		if (f >= 0)
 			counts[f]++;
 		else
@@ -774,7 +801,7 @@ static void confirm(struct shoal_orch__pass *p, const struct shoal_store_obj *sv
 	if (n == NULL)
 		return; /* the node is gone: the orchestrator shuts the task down */
 	req_init(&r, p, svc->json, task);
-	f = check(&r, n);
+	f = check(&r, n, -2);
 	if (f >= 0) {
 		/* swarmkit puts the bare explanation here, without "no suitable node" */
 		counts[f] = 1;
@@ -805,6 +832,7 @@ void shoal_orch__schedule(struct shoal_orch__pass *p, const struct shoal_store_o
 {
 	struct shoal_store_obj **pending = shoal_calloc(n + 1, sizeof(*pending));
 	struct shoal_orch__node **cand = shoal_calloc(p->nnodes + 1, sizeof(*cand));
+	struct static_cache sc = { NULL, shoal_calloc(p->nnodes + 1, sizeof(int)) };
 	struct shoal_orch__node *node;
 	enum shoal_task_state st;
 	const json_t *v;
@@ -832,7 +860,8 @@ void shoal_orch__schedule(struct shoal_orch__pass *p, const struct shoal_store_o
 		    ts >= p->now - FAILURE_WINDOW)
 			node->svc_failures++;
 	}
-	qsort(pending, np, sizeof(*pending), cmp_slot);
+	if (np > 1)
+		qsort(pending, np, sizeof(*pending), cmp_slot);
 	for (i = 0; i < np; i++) {
 		v = shoal_orch__view(p, pending[i]);
 		if (shoal_orch__desired(v) > SHOAL_TASK_RUNNING) {
@@ -850,8 +879,9 @@ void shoal_orch__schedule(struct shoal_orch__pass *p, const struct shoal_store_o
 		    *shoal_orch__str(v, "NodeID", NULL) != '\0')
 			confirm(p, svc, pending[i]);
 		else
-			assign(p, svc, pending[i], cand);
+			assign(p, svc, pending[i], cand, &sc);
 	}
+	free(sc.f);
 	free(cand);
 	free(pending);
 }

@@ -300,6 +300,8 @@ int shoal_net_detach(struct shoal_net *n, const char *id, shoal_net_done_cb cb, 
 
 	if (!shoal_net__id_valid(id))
 		return shoal_errorf(err, 400, "invalid container ID %s", id ? id : "");
+	/* eth1, if any, goes with the namespace */
+	shoal_net__ingress_forget(n, id);
 	ep = shoal_net__ep_find(n, id);
 	if (ep != NULL && ep->attaching) {
 		req = shoal_calloc(1, sizeof(*req));

@@ -8,7 +8,8 @@
  *   net-setup --netns <path> --link <name> --ifname <eth0> --mac <mac>
  *             --addr <ip/prefix> --gw <ip>
  *                             the container side of a veth: renamed, MAC, address, up;
- *                             lo up; default route via the gateway */
+ *                             lo up; default route via the gateway
+ * and the routing mesh's verbs, net-ingress-*, in ingress_helper.c */
 #include "net/net.h"
 
 #include <arpa/inet.h>
@@ -32,8 +33,9 @@
 #include <netlink/route/route.h>
 
 #include "base/err.h"
+#include "net/internal.h"
 
-static int enter_netns(const char *path, struct shoal_err *err)
+int shoal_net__h_enter(const char *path, struct shoal_err *err)
 {
 	int fd, rv = 0;
 
@@ -48,7 +50,7 @@ static int enter_netns(const char *path, struct shoal_err *err)
 	return rv;
 }
 
-static struct nl_sock *nl_open(struct shoal_err *err)
+struct nl_sock *shoal_net__h_nl_open(struct shoal_err *err)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	int nle;
@@ -66,8 +68,8 @@ static struct nl_sock *nl_open(struct shoal_err *err)
 	return sk;
 }
 
-static int link_up(struct nl_sock *sk, struct rtnl_link *link, const char *name,
-		   struct shoal_err *err)
+int shoal_net__h_link_up(struct nl_sock *sk, struct rtnl_link *link, const char *name,
+			 struct shoal_err *err)
 {
 	struct rtnl_link *change = rtnl_link_alloc();
 	int nle;
@@ -80,7 +82,7 @@ static int link_up(struct nl_sock *sk, struct rtnl_link *link, const char *name,
 	return 0;
 }
 
-static int lo_up(struct nl_sock *sk, struct shoal_err *err)
+int shoal_net__h_lo_up(struct nl_sock *sk, struct shoal_err *err)
 {
 	struct rtnl_link *lo = NULL;
 	int nle, rv;
@@ -88,32 +90,34 @@ static int lo_up(struct nl_sock *sk, struct shoal_err *err)
 	nle = rtnl_link_get_kernel(sk, 0, "lo", &lo);
 	if (nle < 0)
 		return shoal_errorf(err, 500, "cannot find lo: %s", nl_geterror(nle));
-	rv = link_up(sk, lo, "lo", err);
+	rv = shoal_net__h_link_up(sk, lo, "lo", err);
 	rtnl_link_put(lo);
 	return rv;
 }
 
 /* The file is made first: a bind mount needs something to land on. It lands in the
  * mount namespace the helper shares with shoald. */
-static int cmd_netns_create(int argc, char **argv, struct shoal_err *err)
+int shoal_net__h_netns_new(const char *path, bool replace, struct shoal_err *err)
 {
 	struct nl_sock *sk;
 	struct statfs sfs;
-	const char *path;
 	int fd;
 
-	if (argc != 2)
-		return shoal_errorf(err, 400, "usage: net-netns-create <path>");
-	path = argv[1];
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return shoal_errorf_sys(err, 500, errno, "cannot create %s: %s", path,
 					strerror(errno));
 	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == NSFS_MAGIC) {
 		close(fd);
-		return shoal_errorf(err, 409, "network namespace %s already exists", path);
+		if (!replace)
+			return shoal_errorf(err, 409, "network namespace %s already exists", path);
+		/* a daemon that died left it: its links go with it once unmounted */
+		if (umount2(path, MNT_DETACH) < 0)
+			return shoal_errorf_sys(err, 500, errno, "cannot unmount %s: %s", path,
+						strerror(errno));
+	} else {
+		close(fd);
 	}
-	close(fd);
 	if (unshare(CLONE_NEWNET) < 0) {
 		shoal_errorf_sys(err, 500, errno, "cannot create a network namespace: %s",
 				 strerror(errno));
@@ -126,8 +130,8 @@ static int cmd_netns_create(int argc, char **argv, struct shoal_err *err)
 	}
 	/* lo up while we are in it: a container on network none needs nothing else, and a
 	 * start saves a helper run */
-	sk = nl_open(err);
-	if (sk == NULL || lo_up(sk, err) < 0) {
+	sk = shoal_net__h_nl_open(err);
+	if (sk == NULL || shoal_net__h_lo_up(sk, err) < 0) {
 		if (sk != NULL)
 			nl_socket_free(sk);
 		umount2(path, MNT_DETACH);
@@ -140,6 +144,13 @@ fail:
 	return -1;
 }
 
+static int cmd_netns_create(int argc, char **argv, struct shoal_err *err)
+{
+	if (argc != 2)
+		return shoal_errorf(err, 400, "usage: net-netns-create <path>");
+	return shoal_net__h_netns_new(argv[1], false, err);
+}
+
 static int cmd_lo_up(int argc, char **argv, struct shoal_err *err)
 {
 	struct nl_sock *sk = NULL;
@@ -147,12 +158,12 @@ static int cmd_lo_up(int argc, char **argv, struct shoal_err *err)
 
 	if (argc != 2)
 		return shoal_errorf(err, 400, "usage: net-lo-up <path>");
-	if (enter_netns(argv[1], err) < 0)
+	if (shoal_net__h_enter(argv[1], err) < 0)
 		goto out;
-	sk = nl_open(err);
+	sk = shoal_net__h_nl_open(err);
 	if (sk == NULL)
 		goto out;
-	rv = lo_up(sk, err);
+	rv = shoal_net__h_lo_up(sk, err);
 out:
 	if (sk != NULL)
 		nl_socket_free(sk);
@@ -222,7 +233,8 @@ static int parse_addr(const char *s, int family, struct nl_addr **out, struct sh
 }
 
 /* The interface's address with the subnet's broadcast, as dockerd configures it. */
-static int add_address(struct nl_sock *sk, int ifindex, const char *cidr, struct shoal_err *err)
+int shoal_net__h_add_address(struct nl_sock *sk, int ifindex, const char *cidr,
+			     struct shoal_err *err)
 {
 	struct nl_addr *local = NULL, *bcast = NULL;
 	struct rtnl_addr *addr = rtnl_addr_alloc();
@@ -238,7 +250,9 @@ static int add_address(struct nl_sock *sk, int ifindex, const char *cidr, struct
 	bcast = nl_addr_build(AF_INET, &a, sizeof(a));
 	rtnl_addr_set_ifindex(addr, ifindex);
 	rtnl_addr_set_local(addr, local);
-	rtnl_addr_set_broadcast(addr, bcast);
+	/* a /31 is point to point (RFC 3021): both addresses are hosts */
+	if (prefix < 31)
+		rtnl_addr_set_broadcast(addr, bcast);
 	nle = rtnl_addr_add(sk, addr, 0);
 	if (nle < 0 && nle != -NLE_EXIST) {
 		shoal_errorf(err, 500, "cannot add address %s: %s", cidr, nl_geterror(nle));
@@ -298,9 +312,9 @@ static int cmd_setup(int argc, char **argv, struct shoal_err *err)
 
 	if (setup_parse(argc, argv, &a, err) < 0)
 		return -1;
-	if (enter_netns(a.netns, err) < 0)
+	if (shoal_net__h_enter(a.netns, err) < 0)
 		goto out;
-	sk = nl_open(err);
+	sk = shoal_net__h_nl_open(err);
 	if (sk == NULL)
 		goto out;
 	nle = rtnl_link_get_kernel(sk, 0, a.link, &link);
@@ -323,8 +337,9 @@ static int cmd_setup(int argc, char **argv, struct shoal_err *err)
 		goto out;
 	}
 	/* The route needs the address and the link up: its gateway must be on-link. */
-	if (add_address(sk, ifindex, a.addr, err) < 0 || link_up(sk, link, a.ifname, err) < 0 ||
-	    lo_up(sk, err) < 0 || add_default_route(sk, ifindex, a.gw, err) < 0)
+	if (shoal_net__h_add_address(sk, ifindex, a.addr, err) < 0 ||
+	    shoal_net__h_link_up(sk, link, a.ifname, err) < 0 || shoal_net__h_lo_up(sk, err) < 0 ||
+	    add_default_route(sk, ifindex, a.gw, err) < 0)
 		goto out;
 	rv = 0;
 out:
@@ -354,6 +369,14 @@ int shoal_net_child_main(int argc, char **argv)
 	if (argc < 1) {
 		fprintf(stderr, "usage: net-netns-create|net-lo-up|net-setup ...\n");
 		return 2;
+	}
+	shoal_err_clear(&err);
+	switch (shoal_net__ingress_child(argc, argv, &err)) {
+	case 0:
+		return 0;
+	case -1:
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
 	}
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(argv[0], verbs[i].verb) != 0)

@@ -17,6 +17,8 @@
 
 struct nl_sock;
 struct nft_ctx;
+struct rtnl_link;
+struct shoal_net__ingress;
 
 /* The range dockerd picks published ports from when none is asked
  * (/proc/sys/net/ipv4/ip_local_port_range's default). */
@@ -65,6 +67,7 @@ struct shoal_net {
 	bool fsop_busy;
 	bool closing;  /* no new job goes to the thread pool: close runs them itself */
 	int next_port; /* where the search for a free published port starts */
+	struct shoal_net__ingress *ing; /* the routing mesh (ingress.c), NULL outside a swarm */
 };
 
 /* ---- net.c ---- */
@@ -117,6 +120,11 @@ void shoal_net__ports_release(struct shoal_net__ep *ep);
 
 /* ---- rules.c: the nftables table ---- */
 
+/* Runs an nft script in the daemon's namespace as one transaction; what names the table
+ * in the error ("cannot <what> nftables table ip <table>: <nft's first line>"). */
+int shoal_net__nft_run(struct shoal_net *n, const char *text, const char *what, const char *table,
+		       struct shoal_err *err) SHOAL_MUST_CHECK;
+
 /* Replaces the table in one transaction. Blocking, but short: a netlink batch. */
 int shoal_net__rules_apply(struct shoal_net *n, struct shoal_err *err) SHOAL_MUST_CHECK;
 /* Deletes the table; a missing table is fine. */
@@ -136,6 +144,74 @@ int shoal_net__veth_create(struct shoal_net *n, const char *host, const char *pe
 int shoal_net__link_delete(struct shoal_net *n, const char *name);
 /* Writes a short value to a /proc or /sys file; -errno on failure. Any thread. */
 int shoal_net__write_knob(const char *path, const char *value);
+
+/* ---- helper.c: pieces the helper verbs share (child processes only) ---- */
+
+int shoal_net__h_enter(const char *path, struct shoal_err *err) SHOAL_MUST_CHECK;
+struct nl_sock *shoal_net__h_nl_open(struct shoal_err *err);
+int shoal_net__h_lo_up(struct nl_sock *sk, struct shoal_err *err) SHOAL_MUST_CHECK;
+/* Sets IFF_UP on link; name is for the message. */
+int shoal_net__h_link_up(struct nl_sock *sk, struct rtnl_link *link, const char *name,
+			 struct shoal_err *err) SHOAL_MUST_CHECK;
+/* Adds "a.b.c.d/p" with its subnet's broadcast to ifindex. */
+int shoal_net__h_add_address(struct nl_sock *sk, int ifindex, const char *cidr,
+			     struct shoal_err *err) SHOAL_MUST_CHECK;
+/* A new network namespace bind-mounted on path, lo up; the calling process is left in
+ * it. A namespace already mounted there (a crashed daemon's) is replaced. */
+int shoal_net__h_netns_new(const char *path, bool replace, struct shoal_err *err) SHOAL_MUST_CHECK;
+
+/* ---- ingress_helper.c: the routing mesh's helper verbs ---- */
+
+/* "net-ingress-up", "net-ingress-sync", "net-ingress-attach": 1 when verb is not one of
+ * them, else 0 or -1 with err. */
+int shoal_net__ingress_child(int argc, char **argv, struct shoal_err *err);
+
+/* ---- ingress.c: the routing mesh, pure parts exposed for tests ---- */
+
+/* A published ingress port of a service and the ingress addresses it balances over. */
+struct shoal_net__ing_port {
+	char name[64]; /* the service's, for the rule's comment */
+	char proto[4];
+	int published, target;
+	uint32_t *backends; /* sorted */
+	size_t nbackends;
+};
+
+/* An address on another node: where its VXLAN frames go. */
+struct shoal_net__ing_peer {
+	uint32_t addr, vtep;
+};
+
+/* What the managers' "network" message means for this node. */
+struct shoal_net__ing_conf {
+	json_t *network; /* the swarm network object; NULL: no ingress here (yet) */
+	json_t *peers;	 /* [{Name, IP}] of the nodes, as network inspect shows them */
+	char net_id[64];
+	uint32_t subnet, addr, local; /* the network, this node's address, its VTEP */
+	int prefix, vni, port;
+	struct shoal_net__ing_peer *peers_v; /* remote addresses, sorted */
+	size_t npeers;
+	struct shoal_net__ing_port *ports; /* sorted by protocol then port */
+	size_t nports;
+};
+
+/* Reads msg (net.h's "network" message) for node node_id; backends of tasks in excluded
+ * (task ID -> true, may be NULL) are left out. out->network NULL: nothing to build. */
+int shoal_net__ingress_parse(const json_t *msg, const char *node_id, const json_t *excluded,
+			     struct shoal_net__ing_conf *out,
+			     struct shoal_err *err) SHOAL_MUST_CHECK;
+void shoal_net__ingress_conf_fini(struct shoal_net__ing_conf *c);
+/* A container's record goes (detach). */
+void shoal_net__ingress_forget(struct shoal_net *n, const char *id);
+/* Startup: removes what a daemon that died in a swarm left (table, link, sandbox). */
+void shoal_net__ingress_cleanup(struct shoal_net *n);
+/* Close: everything of the mesh goes at once, waiting attaches fail. */
+void shoal_net__ingress_close(struct shoal_net *n);
+/* The node's table: published ports DNATed to the sandbox's link address. New string. */
+char *shoal_net__ingress_node_ruleset(const char *table, const char *link, uint32_t sbox_ip,
+				      const struct shoal_net__ing_conf *c);
+/* The sandbox's table: round robin over each port's backends. New string. */
+char *shoal_net__ingress_sbox_ruleset(const struct shoal_net__ing_conf *c);
 
 /* ---- child.c: helper processes (`shoal-shim net-...`) ---- */
 

@@ -58,7 +58,8 @@ int shoal_net__ipam_next(uint32_t net, int prefix, uint32_t gw, const uint32_t *
 	if (n > 0) {
 		sorted = shoal_malloc(n * sizeof(*sorted));
 		memcpy(sorted, used, n * sizeof(*sorted));
-		qsort(sorted, n, sizeof(*sorted), cmp_u32);
+		if (n > 1)
+			qsort(sorted, n, sizeof(*sorted), cmp_u32);
 	}
 	/* One walk over the sorted allocations: a is the lowest candidate left. */
 	while (a <= last) {

@@ -244,6 +244,7 @@ int shoal_net_init(struct shoal_net **out, uv_loop_t *loop, const struct shoal_n
 	}
 	if (shoal_net__state_load(n, err) < 0 || shoal_net__rules_apply(n, err) < 0)
 		goto out;
+	shoal_net__ingress_cleanup(n);
 	shoal_log_info("bridge network ready", "bridge=%s subnet=%s gateway=%s table=%s created=%s",
 		       n->bridge, n->subnet, n->gateway, n->table, created ? "true" : "false");
 	*out = n;
@@ -302,6 +303,7 @@ void shoal_net_close(struct shoal_net *n, bool remove)
 		return;
 	n->closing = true;
 	shoal_net__children_orphan(n);
+	shoal_net__ingress_close(n);
 	if (remove && n->nl != NULL) {
 		if (shoal_net__rules_delete(n, &err) < 0)
 			shoal_log_warn("cannot delete the table", "error=%s", shoal_log_q(err.msg));

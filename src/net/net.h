@@ -95,6 +95,44 @@ const char *shoal_net_subnet(const struct shoal_net *n);  /* "172.17.0.0/16" */
 const char *shoal_net_gateway(const struct shoal_net *n); /* "172.17.0.1" */
 const char *shoal_net_bridge(const struct shoal_net *n);  /* "shoal0" */
 
+/* ---- the routing mesh (ingress.c) ----
+ *
+ * The managers' "network" message, as the agent receives it on its session:
+ *   {"Type": "network",
+ *    "Network": the ingress network (swarm Network object: ID, Spec, DriverState.Options
+ *               "com.docker.network.driver.overlay.vxlanid_list", IPAMOptions.Configs[0]
+ *               Subnet and Gateway), or null when the swarm has none,
+ *    "DataPathPort": the VXLAN UDP port (4789),
+ *    "Nodes": [{"ID", "Hostname", "Addr": advertise IP (its VTEP), "IngressAddr":
+ *               "10.0.0.2/24", its sandbox's address}],
+ *    "Endpoints": [{"Task", "Node", "Addr": "10.0.0.5/24"}] every task that may run,
+ *    "Services": [{"ID", "Name", "Ports": [{"Protocol", "TargetPort", "PublishedPort"}]
+ *                  (ingress ports only), "Tasks": [task IDs running, in the rotation]}]} */
+
+/* Makes the node's part of the mesh what msg (borrowed) says for node node_id: the
+ * sandbox, its VXLAN peers, the published ports and their rotations. Asynchronous: the
+ * sandbox's side is done in helpers, one at a time, always towards the latest message.
+ * 400 on a message that cannot be read (nothing changes then). */
+int shoal_net_ingress_update(struct shoal_net *n, const char *node_id, const json_t *msg,
+			     struct shoal_err *err) SHOAL_MUST_CHECK;
+/* The node left the swarm: everything of the mesh goes (tables, link, sandbox, and with it
+ * the task containers' eth1). NULL-safe. */
+void shoal_net_ingress_leave(struct shoal_net *n);
+/* Gives container id (namespace at netns) an eth1 on the ingress network with address cidr
+ * ("10.0.0.5/24"); an eth1 it already has is replaced. cb once done; 500 at once when the
+ * node has no ingress sandbox (yet). */
+int shoal_net_ingress_attach(struct shoal_net *n, const char *id, const char *netns,
+			     const char *cidr, shoal_net_done_cb cb, void *ctx,
+			     struct shoal_err *err) SHOAL_MUST_CHECK;
+/* Takes a task out of this node's rotations at once, before its container stops (the
+ * managers' next messages leave it out too). NULL-safe. */
+void shoal_net_ingress_quiesce(struct shoal_net *n, const char *task_id);
+/* What GET /networks shows of the ingress network on this node: {"Network": the swarm
+ * object, "Address": this node's "10.0.0.2/24", "Containers": {container ID: address}
+ * (eth1s made here; the caller keeps the running ones), "Peers": [{Name, IP}]}. A new
+ * reference, NULL outside a swarm. */
+json_t *shoal_net_ingress_info(struct shoal_net *n);
+
 /* The nftables ruleset for a set of endpoints, as text for `nft -f` (exposed for unit
  * tests: this is what the table becomes). New string. */
 char *shoal_net_ruleset(const struct shoal_net *n);

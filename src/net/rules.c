@@ -109,7 +109,8 @@ static struct nft_ctx *nft_get(struct shoal_net *n)
 
 /* nft's error text is several lines (the message, then the input line with carets);
  * the first line is what a user can read. */
-static int nft_run(struct shoal_net *n, const char *text, const char *what, struct shoal_err *err)
+int shoal_net__nft_run(struct shoal_net *n, const char *text, const char *what, const char *table,
+		       struct shoal_err *err)
 {
 	struct nft_ctx *ctx = nft_get(n);
 	const char *e;
@@ -123,8 +124,8 @@ static int nft_run(struct shoal_net *n, const char *text, const char *what, stru
 	if (e == NULL)
 		e = "";
 	len = strcspn(e, "\n");
-	return shoal_errorf(err, 500, "cannot %s nftables table ip %s: %.*s", what, n->table,
-			    (int)len, e);
+	return shoal_errorf(err, 500, "cannot %s nftables table ip %s: %.*s", what, table, (int)len,
+			    e);
 }
 
 int shoal_net__rules_apply(struct shoal_net *n, struct shoal_err *err)
@@ -132,7 +133,7 @@ int shoal_net__rules_apply(struct shoal_net *n, struct shoal_err *err)
 	char *text = shoal_net_ruleset(n);
 	int rv;
 
-	rv = nft_run(n, text, "write", err);
+	rv = shoal_net__nft_run(n, text, "write", n->table, err);
 	free(text);
 	return rv;
 }
@@ -142,7 +143,7 @@ int shoal_net__rules_delete(struct shoal_net *n, struct shoal_err *err)
 	char *text = shoal_asprintf("add table ip %s\ndelete table ip %s\n", n->table, n->table);
 	int rv;
 
-	rv = nft_run(n, text, "delete", err);
+	rv = shoal_net__nft_run(n, text, "delete", n->table, err);
 	free(text);
 	return rv;
 }

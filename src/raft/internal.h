@@ -6,6 +6,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "base/list.h"
 #include "raft/raft.h"
 
 struct shoal_raft {
@@ -24,6 +25,7 @@ struct shoal_raft {
 	shoal_raft_close_cb close_cb;
 	void *close_ctx;
 	bool closing;
+	struct shoal_list grave; /* closed, memory kept until shoal_raft_reap() */
 };
 
 /* Fills rt with the transport over the cluster port (transport.c); fini frees what init

@@ -391,23 +391,46 @@ bool shoal_raft_is_leader(struct shoal_raft *r)
 	return raft_state(r->raft) == RAFT_LEADER;
 }
 
+/* Closed nodes whose memory waits for the end of the loop (see raft_closed). */
+static struct shoal_list graveyard = { &graveyard, &graveyard };
+
 static void timer_closed(uv_handle_t *h)
 {
 	struct shoal_raft *r = container_of((uv_timer_t *)h, struct shoal_raft, leader_timer);
 
 	if (r->close_cb != NULL)
 		r->close_cb(r->close_ctx);
-	free(r);
+	shoal_list_add_tail(&graveyard, &r->grave);
 }
 
 static void raft_closed(struct raft *raft)
 {
 	struct shoal_raft *r = raft->data;
 
-	/* libraft has closed the backend's handles by now; these only release memory. */
-	raft_uv_close(&r->io);
-	shoal_raft__transport_fini(&r->transport);
+	/* libraft 0.15 can call its io close callback a second time, from a segment writer that
+	 * finishes closing later (canonical/raft#341, fixed upstream after 0.15): that call
+	 * frees what the first freed and reads the backend. So the fields it frees are
+	 * cleared here, making a second call a no-op, and the memory (this struct with the
+	 * raft, its backend and transport) is kept until shoal_raft_reap() at the end. */
+	raft->address = NULL;
+	raft->log.entries = NULL;
+	raft->log.refs = NULL;
+	raft->configuration.servers = NULL;
+	raft->configuration.n = 0;
+	raft->close_cb = NULL;
 	uv_close((uv_handle_t *)&r->leader_timer, timer_closed);
+}
+
+void shoal_raft_reap(void)
+{
+	while (!shoal_list_empty(&graveyard)) {
+		struct shoal_raft *r = shoal_list_entry(graveyard.next, struct shoal_raft, grave);
+
+		shoal_list_del(&r->grave);
+		raft_uv_close(&r->io);
+		shoal_raft__transport_fini(&r->transport);
+		free(r);
+	}
 }
 
 static void close_start(uv_timer_t *t)

@@ -126,7 +126,13 @@ void shoal_raft_leader(struct shoal_raft *r, uint64_t *id, const char **address)
 bool shoal_raft_is_leader(struct shoal_raft *r);
 
 /* Stops raft (pending proposals get their callbacks with an error), closes the backend and
- * every handle, then calls cb(ctx) and frees r. r must not be used after this call. */
+ * every handle, then calls cb(ctx). r must not be used after this call; its memory is kept
+ * until shoal_raft_reap(). */
 void shoal_raft_close(struct shoal_raft *r, shoal_raft_close_cb cb, void *ctx);
+
+/* Frees every closed node's memory. Only once their loop has run to its end (nothing of
+ * libraft's can call back any more): libraft 0.15 may still call into a closed node's
+ * backend a little after its close callback. */
+void shoal_raft_reap(void);
 
 #endif

@@ -225,6 +225,9 @@ def scrub(root, bridge):
         subprocess.run(["umount", "-l", m], capture_output=True)
     subprocess.run(["ip", "link", "del", bridge], capture_output=True)
     subprocess.run(["nft", "delete", "table", "ip", "shoal_" + bridge], capture_output=True)
+    # the routing mesh's (its link went with its sandbox's mount above)
+    subprocess.run(["nft", "delete", "table", "ip", "shoal_" + bridge + "_ingress"],
+                   capture_output=True)
 
 
 @pytest.fixture

@@ -253,3 +253,51 @@ def test_returning_node_cleans_up(machines, vote_images):
     assert wait_until(lambda: nodes(machines)["node2"][0] == "Ready", 30)
     assert wait_until(lambda: containers(machines, "node2") == [], 30)
     assert running(machines, "vote") == {"node1": 4}
+
+
+# A worker leaving the swarm takes its task containers away, as dockerd's leave does; the
+# manager replaces its tasks once the node is down.
+def test_leave_removes_task_containers(machines, vote_images):
+    cluster(machines, n=2, heartbeat="1s")
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--replicas",
+              "2", "--restart-delay", "100ms", "instavote/vote"))
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 1, "node2": 1}, 30)
+    assert len(containers(machines, "node2")) == 1
+    ok(docker(machines, "node2", "swarm", "leave"))
+    assert wait_until(lambda: ok(docker(machines, "node2", "ps", "-aq")).strip() == "", 20)
+    assert wait_until(lambda: running(machines, "vote") == {"node1": 2}, 30)
+
+
+# docker-py drives the same services: create, tasks, scale, logs, update, remove.
+def test_docker_py_services(machines, vote_images):
+    import docker as dockerpy
+    cluster(machines, n=2)
+    load_vote(machines, ["node1", "node2"], vote_images[0])
+    client = dockerpy.DockerClient(base_url=f"tcp://{machines.ip('node1')}:2376",
+                                   version="1.41")
+    try:
+        svc = client.services.create("instavote/vote", name="pyvote", command=["sh", "-c",
+                                     "echo from $(hostname); sleep 1000"],
+                                     mode=dockerpy.types.ServiceMode("replicated", 2))
+        assert wait_until(lambda: sum(1 for t in svc.tasks()
+                                      if t["Status"]["State"] == "running") == 2, 30)
+        assert {t["NodeID"] for t in svc.tasks()} == {n.id for n in client.nodes.list()}
+        assert svc.scale(3)
+        assert wait_until(lambda: sum(1 for t in svc.tasks(filters={"desired-state": "running"})
+                                      if t["Status"]["State"] == "running") == 3, 30)
+        # docker-py's scale sends back the spec read with insertDefaults, which changes the
+        # task template: Docker replaces the tasks then, and so does Shoal. The logs hold
+        # the three running tasks' lines and those of the replaced ones still kept.
+        logs = b"".join(svc.logs(stdout=True, stderr=True, timestamps=False))
+        assert logs.count(b"from ") >= 3, logs
+        svc.reload()
+        assert svc.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
+        svc.update(labels={"tier": "front"})
+        svc.reload()
+        assert svc.attrs["Spec"]["Labels"] == {"tier": "front"}
+        assert [s.name for s in client.services.list()] == ["pyvote"]
+        svc.remove()
+        assert client.services.list() == []
+    finally:
+        client.close()

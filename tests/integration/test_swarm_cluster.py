@@ -216,3 +216,25 @@ def test_force_new_cluster(machines):
     out = json.loads(ok(docker(machines, "node1", "node", "inspect", "node1")))[0]
     assert out["Spec"]["Labels"] == {"kept": "yes", "x": "2"}
     assert nodes(machines)["node1"][2] == "Leader"
+
+
+# A worker whose manager dies finds another: with three managers, killing the leader leaves
+# the worker Ready in the new leader's node ls, holding its session there.
+def test_worker_follows_new_leader(machines):
+    ip1, token = cluster(machines, heartbeat="1s")
+    ok(docker(machines, "node1", "node", "promote", "node2", "node3"))
+    assert wait_until(lambda: [v[2] for v in nodes(machines).values()].count("Reachable")
+                      == 2, 20), nodes(machines)
+    machines.create("node4")
+    ok(docker(machines, "node4", "swarm", "join", "--token", token, f"{ip1}:2377"))
+    assert wait_until(lambda: nodes(machines).get("node4", ("",))[0] == "Ready", 20)
+    machines("kill", "node1")
+    assert wait_until(lambda: leader(machines, ["node2", "node3"]) in ("node2", "node3"), 30)
+    new = leader(machines, ["node2", "node3"])
+    # the new leader marks everyone unknown until their agents come back to it
+    assert wait_until(lambda: nodes(machines, on=new).get("node4", ("",))[0] == "Ready" and
+                      nodes(machines, on=new)["node1"][0] == "Down", 40), nodes(machines, new)
+    info = json.loads(ok(docker(machines, "node4", "info", "--format", "{{json .Swarm}}")))
+    assert info["LocalNodeState"] == "active"
+    assert {m["Addr"].split(":")[0] for m in info["RemoteManagers"]} >= \
+        {machines.ip("node2"), machines.ip("node3")}

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "manager/manager.h"
+#include "raft/raft.h"
 #include "base/mem.h"
 
 #define GUARD_MS 20000
@@ -73,6 +74,7 @@ static int teardown(void **state)
 	struct fix *x = *state;
 
 	assert_int_equal(uv_loop_close(&x->loop), 0);
+	shoal_raft_reap();
 	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(x);
 	return 0;

@@ -818,8 +818,9 @@ static void test_node_deleted_tasks_replaced(void **state)
 	assert_int_equal(fx_on_node(f, svc, 0) + fx_on_node(f, svc, 1), 3);
 }
 
-/* A TaskTemplate change leaves existing tasks alone (rolling updates come later); a task is
- * dirty when its Spec differs, but not when only constraints its node meets changed. */
+/* A task is dirty when its Spec differs from the TaskTemplate, but not when only constraints
+ * its node meets changed: such a change replaces nothing (test_manager_updater.c has the
+ * rest). */
 static void test_task_is_dirty(void **state)
 {
 	struct fx *f = *state;
@@ -841,14 +842,16 @@ static void test_task_is_dirty(void **state)
 			    json_pack("[s]", "node.role==worker"));
 	assert_true(shoal_orch_task_is_dirty(s2, t, node));
 	json_object_set_new(json_object_get(fx_template(s2), "Placement"), "Constraints",
-			    json_pack("[]"));
-	json_object_set_new(json_object_get(fx_template(s2), "ContainerSpec"), "Image",
-			    json_string("instavote/vote:indent"));
-	assert_true(shoal_orch_task_is_dirty(s2, t, node));
+			    json_pack("[s]", "node.role==manager"));
 	before = f->proposals;
 	fx_put(f, SHOAL_STORE_SERVICE, s2);
 	fx_run(f);
 	assert_int_equal(f->proposals, before);
+	s2 = fx_copy(f, SHOAL_STORE_SERVICE, id);
+	json_object_set_new(json_object_get(fx_template(s2), "ContainerSpec"), "Image",
+			    json_string("instavote/vote:indent"));
+	assert_true(shoal_orch_task_is_dirty(s2, t, node));
+	json_decref(s2);
 }
 
 /* Task state names parse both ways, in lamport order. */

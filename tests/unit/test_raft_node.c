@@ -211,6 +211,7 @@ static void run_node(struct fix *x, struct run *u, bool bootstrap)
 	assert_true(u->closed);
 	/* Every handle, ours and libraft's, is closed: the loop closes cleanly. */
 	assert_int_equal(uv_loop_close(&u->loop), 0);
+	shoal_raft_reap();
 }
 
 /* --- tests ------------------------------------------------------------------------------ */
