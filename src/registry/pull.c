@@ -115,7 +115,12 @@ struct pull {
 	uv_timer_t timer; /* extraction progress and retry countdowns */
 	bool timer_running;
 	bool failed;
-	char key[1400];		     /* what an equal pull would ask: reference and user */
+	char key[1400]; /* what an equal pull would ask: reference and user */
+	/* a name without tag or digest: every tag of the repository, one after the other */
+	bool all_tags;
+	json_t *tags;
+	size_t next_tag;
+	bool any_new;
 	struct shoal_list followers; /* struct follower: equal pulls waiting on this one */
 };
 
@@ -237,6 +242,7 @@ static void pull_destroy(struct shoal_registry_op *op)
 	shoal_registry__manifest_fini(&p->m);
 	free(p->config);
 	json_decref(p->diff_ids);
+	json_decref(p->tags);
 	free(p);
 }
 
@@ -907,6 +913,8 @@ busy:
 
 /* ---- the image ---- */
 
+static void next_tag_begin(struct pull *p);
+
 static void image_store(struct pull *p)
 {
 	struct shoal_engine *e = p->op.r->engine;
@@ -941,6 +949,17 @@ static void image_store(struct pull *p)
 	}
 	snprintf(status, sizeof(status), "Digest: %s", p->manifest_digest);
 	emit(p, shoal_registry__msg_status(NULL, status));
+	if (p->all_tags) {
+		p->any_new = p->any_new || changed;
+		if (p->next_tag < json_array_size(p->tags)) {
+			/* the image holds its layers now: on to the next tag */
+			layers_release(p);
+			layers_free(p);
+			next_tag_begin(p);
+			return;
+		}
+		changed = p->any_new;
+	}
 	snprintf(status, sizeof(status), "Status: %s for %s",
 		 changed ? "Downloaded newer image" : "Image is up to date", p->fam_ref);
 	emit(p, shoal_registry__msg_status(NULL, status));
@@ -1240,6 +1259,85 @@ static void head_done(struct shoal_registry_req *rq, struct shoal_http_call *cal
 	fetch_manifest(p, p->ref.tag);
 }
 
+/* A tag to a digest: HEAD, else GET (distribution's tags.Get). */
+static void tag_begin(struct pull *p)
+{
+	struct shoal_registry_req_opts o;
+	struct shoal_registry_error e;
+	const char *headers[] = { MANIFEST_ACCEPT, NULL };
+	char *url = shoal_registry__url(p->sess, "manifests/%s", p->ref.tag);
+
+	memset(&o, 0, sizeof(o));
+	o.method = "HEAD";
+	o.url = url;
+	o.headers = headers;
+	p->req = shoal_registry__request(p->sess, &o, head_done, p, &e);
+	free(url);
+	if (p->req == NULL)
+		endpoint_failed(p, &e);
+}
+
+/* The next tag of an all-tags pull, with nothing of the previous one's left. */
+static void next_tag_begin(struct pull *p)
+{
+	const char *tag = json_string_value(json_array_get(p->tags, p->next_tag++));
+
+	snprintf(p->ref.tag, sizeof(p->ref.tag), "%s", tag);
+	shoal_ref_full(&p->ref, p->full_tag, sizeof(p->full_tag));
+	snprintf(p->tag_or_digest, sizeof(p->tag_or_digest), "%s", tag);
+	p->manifest_digest[0] = '\0';
+	p->expect_digest[0] = '\0';
+	shoal_registry__manifest_fini(&p->m);
+	memset(&p->m, 0, sizeof(p->m));
+	free(p->config);
+	p->config = NULL;
+	json_decref(p->diff_ids);
+	p->diff_ids = NULL;
+	tag_begin(p);
+}
+
+static void tags_done(struct shoal_registry_req *rq, struct shoal_http_call *call, int status,
+		      const char *body, size_t len, const struct shoal_registry_error *err,
+		      void *ctx)
+{
+	struct pull *p = ctx;
+	struct shoal_registry_error e;
+	json_t *j, *tags;
+	size_t i;
+
+	(void)rq;
+	p->req = NULL;
+	if (err != NULL) {
+		endpoint_failed(p, err);
+		return;
+	}
+	if (status < 200 || status >= 300) {
+		answer_error(p, call, status, body, len, &e);
+		endpoint_failed(p, &e);
+		return;
+	}
+	j = json_loadb(body, len, 0, NULL);
+	tags = json_object_get(j, "tags");
+	json_decref(p->tags);
+	p->tags = json_array();
+	for (i = 0; i < json_array_size(tags); i++)
+		if (json_is_string(json_array_get(tags, i)))
+			json_array_append(p->tags, json_array_get(tags, i));
+	json_decref(j);
+	p->next_tag = 0;
+	p->any_new = false;
+	if (json_array_size(p->tags) == 0) {
+		char status_msg[800];
+
+		snprintf(status_msg, sizeof(status_msg), "Status: Image is up to date for %s",
+			 p->fam_ref);
+		emit(p, shoal_registry__msg_status(NULL, status_msg));
+		pull_finish(p, NULL);
+		return;
+	}
+	next_tag_begin(p);
+}
+
 static void ping_done(struct shoal_registry_req *rq, struct shoal_http_call *call, int status,
 		      const char *body, size_t len, const struct shoal_registry_error *err,
 		      void *ctx)
@@ -1265,15 +1363,19 @@ static void ping_done(struct shoal_registry_req *rq, struct shoal_http_call *cal
 		fetch_manifest(p, p->ref.digest);
 		return;
 	}
-	url = shoal_registry__url(p->sess, "manifests/%s", p->ref.tag);
-	memset(&o, 0, sizeof(o));
-	o.method = "HEAD";
-	o.url = url;
-	o.headers = headers;
-	p->req = shoal_registry__request(p->sess, &o, head_done, p, &e);
-	free(url);
-	if (p->req == NULL)
-		endpoint_failed(p, &e);
+	if (p->all_tags) {
+		url = shoal_registry__url(p->sess, "tags/list");
+		memset(&o, 0, sizeof(o));
+		o.method = "GET";
+		o.url = url;
+		p->req = shoal_registry__request(p->sess, &o, tags_done, p, &e);
+		free(url);
+		if (p->req == NULL)
+			endpoint_failed(p, &e);
+		return;
+	}
+	(void)headers;
+	tag_begin(p);
 }
 
 static void try_endpoint(struct pull *p)
@@ -1346,8 +1448,8 @@ shoal_registry_pull(struct shoal_registry *r, const char *image, const char *tag
 		if (shoal_ref_parse(full, &p->ref, err) < 0)
 			goto fail;
 	} else if (!tagged) {
-		/* a bare name asks dockerd for every tag; Shoal pulls "latest" */
-		snprintf(p->ref.tag, sizeof(p->ref.tag), "latest");
+		/* a bare name asks for every tag (docker pull -a) */
+		p->all_tags = true;
 	}
 	if (strcmp(p->ref.path, "library/scratch") == 0 &&
 	    strcmp(p->ref.domain, "docker.io") == 0) {
@@ -1355,8 +1457,9 @@ shoal_registry_pull(struct shoal_registry *r, const char *image, const char *tag
 		goto fail;
 	}
 	p->by_digest = p->ref.digest[0] != '\0';
-	if (p->by_digest)
+	if (p->by_digest || p->all_tags)
 		p->ref.tag[0] = '\0';
+	/* FamiliarString: a bare name for an all-tags pull */
 	shoal_ref_familiar(&p->ref, p->fam_ref, sizeof(p->fam_ref));
 	shoal_ref_familiar_name(&p->ref, p->fam_name, sizeof(p->fam_name));
 	if (p->by_digest) {

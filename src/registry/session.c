@@ -22,6 +22,7 @@
 #define PING_TIMEOUT_MS	   15000
 #define CONNECT_TIMEOUT_MS 30000
 #define TOKEN_TIMEOUT_MS   30000
+#define STALL_TIMEOUT_MS   (60 * 1000)
 
 struct shoal_registry_session {
 	struct shoal_registry *r;
@@ -247,7 +248,8 @@ static int req_send(struct shoal_registry_req *rq, struct shoal_registry_error *
 	o.body_len = rq->body_len;
 	o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	o.timeout_ms = rq->timeout_ms;
-	o.stall_timeout_ms = rq->stall_timeout_ms;
+	/* a registry that accepts and then says nothing must not hold a pull forever */
+	o.stall_timeout_ms = rq->stall_timeout_ms > 0 ? rq->stall_timeout_ms : STALL_TIMEOUT_MS;
 	o.max_redirects = rq->max_redirects;
 	o.max_body = SHOAL_REGISTRY_META_MAX;
 	o.on_head = req_head;

@@ -402,6 +402,23 @@ def test_push_remove_pull_round_trip(shoald, registry, docker_cli, vote_tar):
     assert "Status: Image is up to date for" in r.stdout
 
 
+# docker pull -a (a name with no tag): every tag of the repository, one after the other.
+def test_pull_all_tags(shoald, registry, docker_cli, vote_tar):
+    img, _ = push_vote(docker_cli, shoald, vote_tar, registry)
+    repo = f"{registry.host}/instavote/vote"
+    assert docker_(docker_cli, shoald, "tag", f"{repo}:latest", f"{repo}:v2").returncode == 0
+    assert docker_(docker_cli, shoald, "push", f"{repo}:v2").returncode == 0
+    remove_all_images(docker_cli, shoald)
+    r = docker_(docker_cli, shoald, "pull", "-a", repo)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "latest: Pulling from instavote/vote" in lines
+    assert "v2: Pulling from instavote/vote" in lines
+    assert f"Status: Downloaded newer image for {repo}" in lines
+    tags = shoald.get_json(f"/images/{repo}:latest/json")["RepoTags"]
+    assert sorted(tags) == [f"{repo}:latest", f"{repo}:v2"]
+
+
 # The raw stream is dockerd's: its messages in order, Go's escaping, \r\n line ends.
 def test_pull_stream_is_dockerd_s(shoald, registry, docker_cli, vote_tar):
     img, _ = push_vote(docker_cli, shoald, vote_tar, registry)
