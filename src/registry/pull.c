@@ -977,7 +977,7 @@ static void plan_layers(struct pull *p)
 	struct shoal_engine *e = p->op.r->engine;
 	char chain[72] = "";
 	bool missing = false;
-	size_t i;
+	size_t i, n;
 
 	p->nlayers = p->m.nitems;
 	p->layers = shoal_calloc(p->nlayers + 1, sizeof(*p->layers));
@@ -1007,8 +1007,9 @@ static void plan_layers(struct pull *p)
 		l->state = L_WAITING;
 		emit(p, shoal_registry__msg_progress(l->id, "Pulling fs layer", 0, 0));
 	}
-	for (i = (size_t)p->op.r->max_downloads; i < p->nlayers; i++)
-		if (p->layers[i].state == L_WAITING)
+	/* the transfer manager's "Waiting": downloads past the first max_downloads */
+	for (i = 0, n = 0; i < p->nlayers; i++)
+		if (p->layers[i].state == L_WAITING && ++n > (size_t)p->op.r->max_downloads)
 			emit(p, shoal_registry__msg_progress(p->layers[i].id, "Waiting", 0, 0));
 }
 

@@ -25,12 +25,13 @@
 
 #define SHOAL_LOG_MODULE "registry"
 
-#define CHUNK_MAX	  (8 * 1024 * 1024) /* a blob bigger than this goes in PATCH chunks */
-#define MAX_COMPRESSING	  2
-#define PROGRESS_MS	  100
-#define SMALL_LAYER	  (100 * 1024)
-#define MIDDLE_LAYER	  (10 * 1024 * 1024)
-#define UPLOAD_TIMEOUT_MS (10 * 60 * 1000)
+#define CHUNK_MAX	    (8 * 1024 * 1024) /* a blob bigger than this goes in PATCH chunks */
+#define MAX_COMPRESSING	    2
+#define PROGRESS_MS	    100
+#define SMALL_LAYER	    (100 * 1024)
+#define MIDDLE_LAYER	    (10 * 1024 * 1024)
+#define UPLOAD_TIMEOUT_MS   (10 * 60 * 1000)
+#define MAX_UPLOAD_ATTEMPTS 5 /* dockerd's, with 5 s more to wait after each */
 
 enum pl_state {
 	PL_WAITING,
@@ -39,6 +40,7 @@ enum pl_state {
 	PL_MOUNTING,
 	PL_COMPRESSING,
 	PL_UPLOADING,
+	PL_RETRY, /* counting down to another attempt */
 	PL_DONE,
 };
 
@@ -68,6 +70,9 @@ struct player {
 	size_t chunk_len;
 	bool reading;
 	struct shoal_registry_req *req;
+	int retries;
+	int countdown;	   /* seconds left before the next attempt */
+	uint64_t next_sec; /* uv_now() of the next countdown step */
 };
 
 struct push {
@@ -240,10 +245,53 @@ static void push_failed(struct push *p, const struct shoal_registry_error *e)
 
 /* A layer's upload failed as dockerd reports it: url.Errors about credentials lose their
  * URL (retryOnError unwraps them). */
+/* dockerd's retryOnError: a hiccup of the network or the registry is worth another
+ * attempt, a refusal is not. */
+static bool retryable(const struct shoal_registry_error *e)
+{
+	static const char *const final[] = { "UNAUTHORIZED", "DENIED", "UNSUPPORTED",
+					     "TOOMANYREQUESTS", "NAME_UNKNOWN" };
+	size_t i;
+
+	if (e->kind == SHOAL_REGISTRY_ERR_TRANSPORT)
+		return true;
+	if (e->kind != SHOAL_REGISTRY_ERR_CODE)
+		return false;
+	for (i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(e->code, final[i]) == 0)
+			return false;
+	return true;
+}
+
+static void emit_retrying(struct player *l)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "Retrying in %d second%s", l->countdown,
+		 l->countdown != 1 ? "s" : "");
+	shoal_registry__op_emit(&l->p->op, shoal_registry__msg_progress(l->id, text, 0, 0));
+}
+
 static void layer_failed(struct player *l, const struct shoal_registry_error *e)
 {
+	struct push *p = l->p;
 	struct shoal_registry_error w = *e;
 	const char *nb = strstr(w.err.msg, ": no basic auth credentials");
+
+	if (retryable(e) && l->retries + 1 < MAX_UPLOAD_ATTEMPTS && !p->failed &&
+	    !p->op.cancelled && p->sess != NULL) {
+		/* the upload starts over after a wait that grows; the layer keeps its slot */
+		l->retries++;
+		shoal_log_error("Upload failed, retrying", "layer=%s attempt=%d error=%s", l->id,
+				l->retries, shoal_log_q(e->err.msg));
+		layer_tidy(p, l);
+		l->state = PL_RETRY;
+		l->countdown = l->retries * 5;
+		l->next_sec = uv_now(p->op.r->loop) + 1000;
+		emit_retrying(l);
+		push_schedule(p);
+		return;
+	}
 
 	if (nb != NULL && nb[strlen(": no basic auth credentials")] == '\0')
 		snprintf(w.err.msg, sizeof(w.err.msg), "no basic auth credentials");
@@ -972,6 +1020,20 @@ static void on_tick(uv_timer_t *t)
 		struct player *l = &p->layers[i];
 		int64_t n;
 
+		if (l->state == PL_RETRY && uv_now(p->op.r->loop) >= l->next_sec) {
+			l->next_sec += 1000;
+			if (--l->countdown > 0) {
+				emit_retrying(l);
+				continue;
+			}
+			/* every check again: the registry may have it by now */
+			l->state = PL_WAITING;
+			l->next_check = l->next_mount = 0;
+			layer_next_step(l);
+			if (p->failed || p->op.cancelled)
+				return;
+			continue;
+		}
 		if (l->state != PL_COMPRESSING)
 			continue;
 		n = __atomic_load_n(&l->nread, __ATOMIC_RELAXED);
@@ -986,7 +1048,7 @@ static void on_tick(uv_timer_t *t)
 static void push_schedule(struct push *p)
 {
 	size_t i;
-	bool all_done = true;
+	bool all_done = true, counting = false;
 
 	if (p->failed || p->op.cancelled)
 		return;
@@ -1035,7 +1097,10 @@ static void push_schedule(struct push *p)
 			config_push(p);
 		return;
 	}
-	if (p->compressing > 0 && !p->timer_running) {
+	for (i = 0; i < p->nlayers; i++)
+		if (p->layers[i].state == PL_RETRY)
+			counting = true;
+	if ((p->compressing > 0 || counting) && !p->timer_running) {
 		p->timer_running = true;
 		uv_timer_start(&p->timer, on_tick, PROGRESS_MS, 0);
 	}

@@ -59,8 +59,9 @@ void shoal_registry_auth_fini(struct shoal_registry_auth *a);
 
 /* A message of the stream (a new reference). */
 typedef void (*shoal_registry_progress_cb)(void *ctx, json_t *msg);
-/* The operation is over: err NULL on success. started tells whether a progress message
- * was sent before (dockerd then reports the error inside the stream, after a 200). */
+/* The operation is over: err NULL on success. Whether a progress message went out before
+ * (dockerd then reports the error inside the stream, after a 200) is
+ * shoal_registry_op_started()'s. */
 typedef void (*shoal_registry_done_cb)(void *ctx, const struct shoal_err *err);
 /* A lookup or login answered: result is a new reference on success, NULL with err. */
 typedef void (*shoal_registry_json_cb)(void *ctx, json_t *result, const struct shoal_err *err);

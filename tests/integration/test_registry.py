@@ -140,13 +140,15 @@ def docker_config():
 
 class Proxy:
     """An HTTP proxy in front of a registry that can spoil blob answers: "corrupt" flips a
-    byte in the middle, "drop" closes the connection halfway, "slow" trickles them; or
-    play Docker Hub's bearer token flow: "bearer"."""
+    byte in the middle, "drop" closes the connection halfway, "slow" trickles them;
+    "drop-patch" cuts the first two upload chunks; or plays Docker Hub's bearer token flow:
+    "bearer"."""
 
     def __init__(self, upstream_port, mode="pass"):
         self.mode = mode
         self.blob_gets = 0
         self.token_requests = 0
+        self.patches_dropped = 0
         self.repos = {"instavote/vote"}
         proxy = self
 
@@ -204,8 +206,16 @@ class Proxy:
                 body = self.rfile.read(n) if n else None
                 if proxy.mode == "bearer" and self.bearer():
                     return
+                # the Host goes along: the registry's upload Locations then point back
+                # at the proxy
                 headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "connection")}
+                           if k.lower() != "connection"}
+                if proxy.mode == "drop-patch" and self.command == "PATCH" and \
+                        proxy.patches_dropped < 2:
+                    proxy.patches_dropped += 1
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 c = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
                 c.request(self.command, self.path, body=body, headers=headers)
                 r = c.getresponse()
@@ -445,6 +455,24 @@ def test_pull_stream_is_dockerd_s(shoald, registry, docker_cli, vote_tar):
                                   f"{registry.host}/instavote/vote:latest"}
 
 
+# --max-concurrent-downloads 1: the second layer says "Waiting" and starts only once the
+# first is down.
+def test_download_concurrency_limit(make_daemon, registry, docker_cli, vote_tar):
+    d = make_daemon(args=["--max-concurrent-downloads", "1"])
+    push_vote(docker_cli, d, vote_tar, registry)
+    remove_all_images(docker_cli, d)
+    status, raw, msgs = api_stream(
+        d, "POST", f"/images/create?fromImage={registry.host}/instavote/vote&tag=latest")
+    assert status == 200, raw
+    layers = [m["id"] for m in msgs if m.get("status") == "Pulling fs layer"]
+    assert len(layers) == 2
+    waiting = [m["id"] for m in msgs if m.get("status") == "Waiting"]
+    assert waiting == [layers[1]]
+    order = [(m.get("id"), m.get("status")) for m in msgs]
+    assert order.index((layers[0], "Download complete")) < \
+        next(i for i, (lid, st) in enumerate(order) if lid == layers[1] and st == "Downloading")
+
+
 # docker-py pushes and pulls through the same endpoints.
 def test_docker_py_push_and_pull(shoald, registry, docker_cli, vote_tar):
     img = load_vote(docker_cli, shoald, vote_tar)
@@ -536,6 +564,27 @@ def test_manifest_list_platforms(shoald, registry, docker_cli, vote_tar):
     assert r.returncode == 0, r.stderr
     assert shoald.get_json(f"/images/{registry.host}/instavote/vote:multi/json")["Id"] == \
         img["Id"]
+
+
+# A registry that cuts uploads: the layer is tried again after dockerd's growing wait, and
+# the push goes through.
+def test_push_retries_a_cut_upload(shoald, registry, make_proxy, docker_cli, vote_tar):
+    load_vote(docker_cli, shoald, vote_tar)
+    proxy = make_proxy(registry, "drop-patch")
+    ref = f"{proxy.host}/instavote/vote:latest"
+    assert docker_(docker_cli, shoald, "tag", "instavote/vote", ref).returncode == 0
+    status, raw, msgs = api_stream(shoald, "POST",
+                                   f"/images/{proxy.host}/instavote/vote/push?tag=latest",
+                                   headers={"X-Registry-Auth": auth_header()})
+    assert status == 200, raw
+    assert proxy.patches_dropped == 2
+    assert any(m.get("status") == "Retrying in 5 seconds" for m in msgs), msgs
+    assert not any("error" in m for m in msgs), msgs[-3:]
+    assert msgs[-2]["status"].startswith("latest: digest: sha256:")
+    status, _, _ = registry.request("GET", "/v2/instavote/vote/manifests/latest",
+                                    headers={"Accept": "application/vnd.docker.distribution"
+                                                       ".manifest.v2+json"})
+    assert status == 200
 
 
 # Docker Hub's token flow: the challenge's realm hands a token for the repository, fetched
