@@ -148,6 +148,7 @@ class Proxy:
         self.mode = mode
         self.blob_gets = 0
         self.token_requests = 0
+        self.token_posts = []
         self.patches_dropped = 0
         self.repos = {"instavote/vote"}
         proxy = self
@@ -173,9 +174,15 @@ class Proxy:
                 /v2/ wants one; a repository the token does not cover is denied with
                 insufficient_scope, as Hub answers for one that does not exist."""
                 realm = f"http://127.0.0.1:{proxy.port}/token"
-                if self.path.startswith("/token?"):
+                if self.path.startswith("/token"):
                     proxy.token_requests += 1
-                    q = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
+                    if self.command == "POST":
+                        # OAuth with the identity token docker login kept
+                        form = self.body.decode()
+                        proxy.token_posts.append(form)
+                    else:
+                        form = self.path.split("?", 1)[1]
+                    q = dict(p.split("=", 1) for p in form.split("&"))
                     scope = q.get("scope", "").replace("%3A", ":").replace("%2F", "/")
                     repo = scope.split(":")[1] if scope.count(":") == 2 else ""
                     allowed = repo if repo in proxy.repos else "none"
@@ -204,6 +211,7 @@ class Proxy:
             def forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else None
+                self.body = body or b""
                 if proxy.mode == "bearer" and self.bearer():
                     return
                 # the Host goes along: the registry's upload Locations then point back
@@ -598,6 +606,17 @@ def test_bearer_token_flow(shoald, registry, make_proxy, docker_cli, vote_tar):
     assert r.returncode == 0, r.stdout + r.stderr
     assert shoald.get_json(f"/images/{proxy.host}/instavote/vote/json")["Id"] == img["Id"]
     assert proxy.token_requests == 1
+    # an identity token (what docker login keeps from an OAuth registry) is exchanged at
+    # the realm with a POST, as distribution's token handler does
+    remove_all_images(docker_cli, shoald)
+    status, raw, msgs = api_stream(
+        shoald, "POST", f"/images/create?fromImage={proxy.host}/instavote/vote&tag=latest",
+        headers={"X-Registry-Auth": auth_header(identitytoken="refresh-me")})
+    assert status == 200 and "error" not in msgs[-1], raw
+    assert len(proxy.token_posts) == 1
+    form = proxy.token_posts[0]
+    assert "grant_type=refresh_token" in form and "refresh_token=refresh-me" in form
+    assert "client_id=docker" in form and "service=shoal-test" in form
     r = docker_(docker_cli, shoald, "pull", f"{proxy.host}/nothere")
     assert r.returncode == 1
     assert r.stderr.strip() == (
