@@ -933,3 +933,25 @@ def test_joined_pull_outlives_the_first_task(make_daemon, registry, make_proxy, 
     agent.assign()
     wait_until(lambda: d.get_json("/containers/json?all=1") == [], timeout=30,
                what="the task's container to go")
+
+
+# shoald stopped in the middle of a pull exits cleanly: the pull is abandoned, its pool
+# jobs come back, nothing is left half-written for the next start.
+def test_daemon_stops_mid_pull(make_daemon, registry, make_proxy, docker_cli, vote_tar):
+    d = make_daemon()
+    push_vote(docker_cli, d, vote_tar, registry)
+    remove_all_images(docker_cli, d)
+    proxy = make_proxy(registry, "slow")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.sock)
+    s.sendall(f"POST /v1.41/images/create?fromImage={proxy.host}/instavote/vote&tag=latest "
+              "HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n".encode())
+    buf = b""
+    while b"Downloading" not in buf:
+        chunk = s.recv(4096)
+        assert chunk, buf
+        buf += chunk
+    assert d.stop() == 0
+    s.close()
+    d.start()
+    assert store_is_empty(d)
