@@ -99,10 +99,8 @@ struct pull {
 	size_t neps, ep;
 	struct shoal_registry_session *sess;
 	struct shoal_registry_req *req; /* the manifest or config request */
-	struct shoal_registry_error last_err;
-	bool have_last_err;
-	char manifest_digest[72]; /* what "Digest:" reports */
-	char expect_digest[72];	  /* what the next manifest must hash to, "" if nothing */
+	char manifest_digest[72];	/* what "Digest:" reports */
+	char expect_digest[72];		/* what the next manifest must hash to, "" if nothing */
 	struct shoal_registry_manifest m;
 	char *config;
 	size_t config_len;
@@ -333,8 +331,6 @@ static void endpoint_failed(struct pull *p, const struct shoal_registry_error *e
 	}
 	shoal_log_info("Attempting next endpoint for pull after error", "error=%s",
 		       shoal_log_q(e->err.msg));
-	p->last_err = *e;
-	p->have_last_err = true;
 	endpoint_reset(p);
 	p->ep++;
 	/* a job of this endpoint may still use the layer table: schedule starts the next
@@ -343,10 +339,9 @@ static void endpoint_failed(struct pull *p, const struct shoal_registry_error *e
 }
 
 /* The registry's answer as an error, with dockerd's fallback rules for manifests. */
-static void answer_error(struct pull *p, struct shoal_http_call *call, int status, const char *body,
-			 size_t len, struct shoal_registry_error *e)
+static void answer_error(struct shoal_http_call *call, int status, const char *body, size_t len,
+			 struct shoal_registry_error *e)
 {
-	(void)p;
 	shoal_registry__error_from_response(
 		status, body, len,
 		call != NULL ? shoal_http_call_header(call, "WWW-Authenticate") : NULL, e);
@@ -1030,7 +1025,7 @@ static void config_done(struct shoal_registry_req *rq, struct shoal_http_call *c
 		goto fail;
 	}
 	if (status < 200 || status >= 300) {
-		answer_error(p, call, status, body, len, &e);
+		answer_error(call, status, body, len, &e);
 		goto fail;
 	}
 	shoal_sha256_digest(body, len, digest);
@@ -1150,7 +1145,7 @@ static void manifest_done(struct shoal_registry_req *rq, struct shoal_http_call 
 		return;
 	}
 	if (status < 200 || status >= 300) {
-		answer_error(p, call, status, body, len, &e);
+		answer_error(call, status, body, len, &e);
 		endpoint_failed(p, &e);
 		return;
 	}
@@ -1313,7 +1308,7 @@ static void tags_done(struct shoal_registry_req *rq, struct shoal_http_call *cal
 		return;
 	}
 	if (status < 200 || status >= 300) {
-		answer_error(p, call, status, body, len, &e);
+		answer_error(call, status, body, len, &e);
 		endpoint_failed(p, &e);
 		return;
 	}
@@ -1346,7 +1341,6 @@ static void ping_done(struct shoal_registry_req *rq, struct shoal_http_call *cal
 	struct pull *p = ctx;
 	struct shoal_registry_req_opts o;
 	struct shoal_registry_error e;
-	const char *headers[] = { MANIFEST_ACCEPT, NULL };
 	char *url;
 
 	(void)rq;
@@ -1375,7 +1369,6 @@ static void ping_done(struct shoal_registry_req *rq, struct shoal_http_call *cal
 			endpoint_failed(p, &e);
 		return;
 	}
-	(void)headers;
 	tag_begin(p);
 }
 
