@@ -22,6 +22,7 @@ trap 'stop 143' TERM
 benches=(bench/api/run.sh)
 benches+=(bench/containers/run.sh)
 benches+=(bench/images/run.sh)
+benches+=(bench/registry/run.sh)
 benches+=(bench/swarm/run.sh)
 benches+=(bench/services/run.sh)
 benches+=(bench/mesh/run.sh)

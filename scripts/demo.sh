@@ -7,10 +7,15 @@
 # a manager's failover, a rolling update two by two. Each command is printed, then run inside node1 as the tutorial
 # runs it (`shoal machine ssh node1 docker ...`).
 #
+# The images come from a registry, as the tutorial's hosts pulled them: Debian's
+# docker-registry runs on the machine bridge's address (port DEMO_REGISTRY_PORT, default
+# 5000, storage in a temp dir), the demo images are pushed to it from node1, and every
+# node's shoald uses it as its docker.io mirror (docker-machine's --engine-registry-mirror).
+#
 # It pauses between acts when run in a terminal, not otherwise; DEMO_FAST=1 shortens the
-# waits. It ends leaving the cluster running and prints how to reach it and remove it.
-# What is not in yet (the registry, the visualizer) is said where the tutorial would use
-# it.
+# waits; DEMO_SUBNET picks the machines' subnet (default: shoal machine's). It ends leaving
+# the cluster and the registry running and prints how to reach and remove them.
+# What is not in yet (the visualizer) is said where the tutorial would use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,26 +52,52 @@ wait_for() {
 [[ -f $images/instavote-vote-latest.tar && -f $images/instavote-vote-indent.tar ]] ||
 	scripts/images.sh "$images" >/dev/null
 
-bold "Act 1: three hosts, as docker-machine made them"
+command -v docker-registry >/dev/null || scripts/deps.sh
+
+bold "Act 1: three hosts, as docker-machine made them, and a registry"
 for n in "${nodes[@]}"; do
 	if machine ls -q | grep -qx "$n"; then
 		say "$n exists from an earlier run: removing it"
 		machine rm -f "$n" >/dev/null
 	fi
 done
+subnet=()
+[[ -n ${DEMO_SUBNET:-} ]] && subnet=(--subnet "$DEMO_SUBNET")
+# The registry listens on the bridge's own address (x.y.z.1), where the nodes reach the
+# host; a first node shows which subnet the machines get.
+machine create "${subnet[@]}" node1 >/dev/null
+ip1=$(machine ip node1)
+machine rm -f node1 >/dev/null
+registry="${ip1%.*}.1:${DEMO_REGISTRY_PORT:-5000}"
 for n in "${nodes[@]}"; do
-	printf '\033[1m$ shoal machine create %s\033[0m\n' "$n"
-	machine create "$n"
+	printf '\033[1m$ shoal machine create --engine-registry-mirror http://%s %s\033[0m\n' \
+		"$registry" "$n"
+	machine create "${subnet[@]}" --engine-registry-mirror "http://$registry" \
+		--engine-insecure-registry "$registry" "$n"
 done
 printf '\033[1m$ shoal machine ls\033[0m\n'
 machine ls
 ip1=$(machine ip node1)
-# No registry yet: each node loads the demo images the tutorial would pull.
-for n in "${nodes[@]}"; do
-	machine ssh "$n" docker load -i "$PWD/$images/instavote-vote-latest.tar" >/dev/null
-	machine ssh "$n" docker load -i "$PWD/$images/instavote-vote-indent.tar" >/dev/null
+regdir=$(mktemp -d /tmp/shoal-demo-registry.XXXXXX)
+printf '%s\n' "version: 0.1" "log:" "  level: error" "  accesslog:" "    disabled: true" \
+	"storage:" "  filesystem:" "    rootdirectory: $regdir/data" "http:" \
+	"  addr: $registry" "  secret: shoal-demo" >"$regdir/config.yml"
+nohup docker-registry serve "$regdir/config.yml" >"$regdir/registry.log" 2>&1 &
+echo $! >"$regdir/pid"
+for _ in $(seq 50); do
+	curl -sf "http://$registry/v2/" >/dev/null && break
+	sleep 0.1
 done
-say "each node loaded instavote/vote:latest and :indent (no registry yet)"
+say "docker-registry serves http://$registry (storage in $regdir)"
+# The tutorial pulls instavote/vote from Docker Hub: here it goes to the mirror, whose
+# instavote/vote is docker.io's, then node1 forgets it so that every node pulls.
+for tag in latest indent; do
+	machine ssh node1 docker load -i "$PWD/$images/instavote-vote-$tag.tar" >/dev/null
+	machine ssh node1 docker tag "instavote/vote:$tag" "$registry/instavote/vote:$tag"
+	machine ssh node1 docker push "$registry/instavote/vote:$tag" >/dev/null
+	machine ssh node1 docker rmi "instavote/vote:$tag" "$registry/instavote/vote:$tag" >/dev/null
+done
+say "instavote/vote:latest and :indent are in the registry; no node has an image"
 pause
 
 bold "Act 2: the swarm"
@@ -79,6 +110,8 @@ pause
 
 bold "Act 3: the vote service, six replicas"
 on node1 service create --name vote --publish 8080:80 --replicas 6 instavote/vote
+say "each node pulled instavote/vote from the mirror while its tasks were preparing:"
+on node2 images --digests
 on node1 service ls
 on node1 service ps vote
 say "two tasks on each node; each is a container named vote.<slot>.<task id>:"
@@ -150,5 +183,7 @@ cat <<EOF
   shoal machine ls                       the nodes
   shoal machine ssh node1 docker ...     the docker CLI inside node1 (its own docker.sock)
   eval \$(shoal machine env node1)        point this shell's docker at node1
-  shoal machine rm -f node1 node2 node3  remove everything the demo made
+  shoal machine rm -f node1 node2 node3  remove the nodes
+  kill \$(cat $regdir/pid); rm -rf $regdir
+                                         stop and remove the registry
 EOF

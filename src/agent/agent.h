@@ -11,11 +11,12 @@
  * disk: after a shoald restart the containers that kept running are found again by their
  * com.docker.swarm.task.id label when the tasks are assigned again.
  *
- * The executor never restarts a container (swarm restarts by making new tasks) and never
- * pulls (an image that is not in the engine rejects the task for now). Task containers
- * join the node's default bridge with the service's host-mode ports; one with an ingress
- * address (NetworksAttachments) also joins the routing mesh once it runs, and leaves its
- * rotations a moment before it is stopped.
+ * The executor never restarts a container (swarm restarts by making new tasks) and pulls
+ * an image the engine lacks once per task in its preparing state (given a registry; a pull
+ * that fails is logged and the task rejected with "No such image", as dockerd does). Task
+ * containers join the node's default bridge with the service's host-mode ports; one with
+ * an ingress address (NetworksAttachments) also joins the routing mesh once it runs, and
+ * leaves its rotations a moment before it is stopped.
  *
  * Loop thread only. Nothing is reported from inside a call: reports come from the loop,
  * later. The executor must be closed before the engine's containers are closed. */
@@ -32,6 +33,7 @@
 
 struct shoal_engine;
 struct shoal_agent_exec;
+struct shoal_registry;
 
 /* A task's observed state changed. status is a new reference the callee owns:
  * {"Timestamp", "State", "Message", "Err" (failed and rejected only), "ContainerStatus":
@@ -98,5 +100,9 @@ json_t *shoal_agent_container_body(const json_t *task, const char *node_id, stru
  * be NULL (no "Err", no "ContainerStatus"). A new reference. */
 json_t *shoal_agent_status_json(enum shoal_task_state state, const char *message, const char *err,
 				const char *container_id, int pid, int exit_code, int64_t now_ns);
+
+/* Pulls missing images through r (borrowed; must outlive the executor, or be unset
+ * first). Without one a missing image rejects the task at once. */
+void shoal_agent_exec_set_registry(struct shoal_agent_exec *x, struct shoal_registry *r);
 
 #endif

@@ -27,6 +27,7 @@
 #include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "registry/registry.h"
 #include "engine/engine.h"
 #include "net/net.h"
 
@@ -396,7 +397,10 @@ struct task {
 	bool looked;	     /* searched for a container a previous shoald made */
 	bool dirty;	     /* the next pass looks at it */
 	bool unhealthy;	     /* stopped for failing its health check */
-	bool forget;	     /* done with: freed at the end of the pass */
+	/* registry pulls (shoal_agent_exec_set_registry) */
+	struct shoal_registry_op *pull; /* in flight, with op */
+	bool pull_tried;		/* once per task: then a missing image rejects it */
+	bool forget;			/* done with: freed at the end of the pass */
 };
 
 struct shoal_agent_exec {
@@ -412,6 +416,7 @@ struct shoal_agent_exec {
 	bool assigned;	  /* a set came: containers of unknown tasks were dealt with */
 	shoal_agent_close_cb close_cb;
 	void *close_ctx;
+	struct shoal_registry *registry; /* pulls missing images; NULL: none */
 };
 
 static void pass_run(uv_timer_t *h);
@@ -471,6 +476,13 @@ static struct task *task_new(struct shoal_agent_exec *x, const char *id, const j
 static void task_free(struct task *t)
 {
 	shoal_list_del(&t->link);
+	if (t->pull != NULL) {
+		/* a cancelled pull calls nobody back: its op goes here */
+		shoal_registry_op_cancel(t->pull);
+		free(t->op);
+		t->op = NULL;
+		t->pull = NULL;
+	}
 	if (t->op != NULL)
 		t->op->t = NULL;
 	if (t->waiter != NULL)
@@ -784,8 +796,43 @@ static bool wind_down(struct task *t, struct shoal_container *c, enum shoal_task
 	return false;
 }
 
-/* PREPARING -> READY: the image must be here (pulls come later), then the container is
- * made. Errors before STARTING reject the task. */
+/* The pull prepare() started is over; a failure is only logged, as moby's controller does:
+ * the next prepare() finds the image or rejects the task with "No such image". */
+static void pulled(void *ctx, const struct shoal_err *err)
+{
+	struct task *t = op_end(ctx);
+
+	if (t == NULL)
+		return;
+	t->pull = NULL;
+	if (err != NULL)
+		shoal_log_error("pulling image failed", "task=%s error=%s", t->id,
+				shoal_log_q(err->msg));
+	mark(t);
+}
+
+/* A missing image is pulled once (with a registry): true while the pull runs. */
+static bool pull_start(struct task *t, const char *image)
+{
+	struct shoal_err err;
+	struct op *op;
+
+	if (t->x->registry == NULL || t->pull_tried)
+		return false;
+	t->pull_tried = true;
+	op = op_new(t);
+	t->pull = shoal_registry_pull(t->x->registry, image, NULL, NULL, NULL, pulled, op, &err);
+	if (t->pull == NULL) {
+		op_end(op);
+		shoal_log_error("pulling image failed", "task=%s error=%s", t->id,
+				shoal_log_q(err.msg));
+		return false;
+	}
+	return true;
+}
+
+/* PREPARING -> READY: the image must be here (pulled if missing, with a registry), then
+ * the container is made. Errors before STARTING reject the task. */
 static bool prepare(struct task *t)
 {
 	struct shoal_agent_exec *x = t->x;
@@ -794,6 +841,9 @@ static bool prepare(struct task *t)
 	struct shoal_err err;
 	json_t *body = NULL;
 
+	if (image != NULL && shoal_engine_image_find(x->e, image, &err) == NULL &&
+	    pull_start(t, image))
+		return false;
 	if (image == NULL || shoal_engine_image_find(x->e, image, &err) == NULL) {
 		if (image == NULL)
 			shoal_errorf(&err, 400, "dockerexec: image reference not supported");
@@ -1113,6 +1163,11 @@ static void exec_closed(uv_handle_t *h)
 		x->close_cb(x->close_ctx);
 	free(x->node_id);
 	free(x);
+}
+
+void shoal_agent_exec_set_registry(struct shoal_agent_exec *x, struct shoal_registry *r)
+{
+	x->registry = r;
 }
 
 void shoal_agent_exec_close(struct shoal_agent_exec *x, shoal_agent_close_cb cb, void *ctx)

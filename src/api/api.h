@@ -15,6 +15,7 @@
 #include "http/http.h"
 
 struct shoal_engine;
+struct shoal_registry;
 struct shoal_manager;
 struct shoal_agent_exec;
 
@@ -47,8 +48,9 @@ struct shoal_api_config {
 	const char *runc_version; /* "" until known */
 	const char *runc_commit;
 	bool debug;
-	struct shoal_engine *engine;   /* the node's engine: images (and containers) */
-	struct shoal_manager *manager; /* swarm mode; NULL: not available (tests) */
+	struct shoal_engine *engine;	 /* the node's engine: images (and containers) */
+	struct shoal_registry *registry; /* pulls and pushes; NULL: not available (tests) */
+	struct shoal_manager *manager;	 /* swarm mode; NULL: not available (tests) */
 	/* test-only (shoald --debug-agent-api): the task executor the /_shoal/agent routes
 	 * drive; NULL: those routes answer 404 */
 	struct shoal_agent_exec *agent;
@@ -172,6 +174,9 @@ void shoal_api_images_history(struct shoal_http_req *req);
 void shoal_api_images_tag(struct shoal_http_req *req);
 void shoal_api_images_delete(struct shoal_http_req *req);
 void shoal_api_images_save(struct shoal_http_req *req);
+void shoal_api_images_push(struct shoal_http_req *req);
+void shoal_api_distribution_inspect(struct shoal_http_req *req);
+void shoal_api_system_auth(struct shoal_http_req *req);
 void shoal_api_containers_create(struct shoal_http_req *req);
 void shoal_api_containers_list(struct shoal_http_req *req);
 void shoal_api_containers_prune(struct shoal_http_req *req);

@@ -276,11 +276,9 @@ void shoal_api_images_create(struct shoal_http_req *req)
 	struct shoal_err err;
 	json_t *config;
 
-	if (shoal_http_query(req, "fromImage") != NULL) {
-		shoal_errorf(
-			&err, 501,
-			"pulling from a registry is not available in this version of Shoal: load the image with docker load");
-		reply_err(req, &err);
+	if (shoal_http_query(req, "fromImage") != NULL &&
+	    shoal_http_query(req, "fromImage")[0] != '\0') {
+		shoal_api__images_pull(req, shoal_http_query(req, "fromImage"));
 		return;
 	}
 	if (src == NULL || strcmp(src, "-") != 0) {

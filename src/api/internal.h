@@ -8,6 +8,9 @@
  * stream (stdcopy: fd, three zeros, the length big-endian). */
 void shoal_api__frame(struct shoal_buf *b, int fd, const char *data, size_t len);
 
+/* POST /images/create?fromImage=image: the pull (distribution.c). */
+void shoal_api__images_pull(struct shoal_http_req *req, const char *image);
+
 /* Forgets every exec instance (shutdown). */
 void shoal_api__execs_fini(struct shoal_api *api);
 

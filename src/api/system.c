@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "engine/engine.h"
 #include "manager/manager.h"
+#include "registry/registry.h"
 
 #ifndef SHOAL_BUILD_TIME
 #define SHOAL_BUILD_TIME ""
@@ -170,13 +171,16 @@ json_t *shoal_api_info_json(const struct shoal_api *api)
 	json_object_set_new(info, "OSType", json_string("linux"));
 	json_object_set_new(info, "Architecture", json_string(s->architecture));
 	json_object_set_new(info, "IndexServerAddress", json_string("https://index.docker.io/v1/"));
-	json_object_set_new(info, "RegistryConfig",
-			    json_pack("{s:[], s:[], s:[s], s:{s:{s:s, s:[], s:b, s:b}}, s:[]}",
-				      "AllowNondistributableArtifactsCIDRs",
-				      "AllowNondistributableArtifactsHostnames",
-				      "InsecureRegistryCIDRs", "127.0.0.0/8", "IndexConfigs",
-				      "docker.io", "Name", "docker.io", "Mirrors", "Secure", 1,
-				      "Official", 1, "Mirrors"));
+	json_object_set_new(
+		info, "RegistryConfig",
+		api->cfg.registry != NULL ?
+			shoal_registry_info_json(api->cfg.registry) :
+			json_pack("{s:[], s:[], s:[s], s:{s:{s:s, s:[], s:b, s:b}}, s:[]}",
+				  "AllowNondistributableArtifactsCIDRs",
+				  "AllowNondistributableArtifactsHostnames",
+				  "InsecureRegistryCIDRs", "127.0.0.0/8", "IndexConfigs",
+				  "docker.io", "Name", "docker.io", "Mirrors", "Secure", 1,
+				  "Official", 1, "Mirrors"));
 	json_object_set_new(info, "NCPU", json_integer(s->ncpu));
 	json_object_set_new(info, "MemTotal", json_integer(s->mem_total));
 	json_object_set_new(info, "GenericResources", json_null());

@@ -96,8 +96,10 @@ static int create_run(struct shoal_cli *cli, const struct shoal_cli_args *args,
 	shoald = shoal_machine_shoald_path();
 	fprintf(cli->out, "Creating machine...\n");
 	fflush(cli->out);
-	if (shoal_machine_create(storage(args), name, shoal_cli_flag_str(args, "subnet"), shoald,
-				 &m, err) < 0) {
+	if (shoal_machine_create_engine(storage(args), name, shoal_cli_flag_str(args, "subnet"),
+					shoald, shoal_cli_flag_str(args, "engine-registry-mirror"),
+					shoal_cli_flag_str(args, "engine-insecure-registry"), &m,
+					err) < 0) {
 		if (err->status == 500)
 			shoal_err_wrap(
 				err,
@@ -125,6 +127,10 @@ static const struct shoal_cli_opt create_opts[] = {
 	{ "subnet", 0, SHOAL_CLI_OPT_STRING, "cidr", NULL,
 	  "Subnet of the host bridge (default: the subnet of the other machines, else \"" SHOAL_MACHINE_DEFAULT_SUBNET
 	  "\")" },
+	{ "engine-registry-mirror", 0, SHOAL_CLI_OPT_STRING, "string", NULL,
+	  "Specify registry mirrors to use" },
+	{ "engine-insecure-registry", 0, SHOAL_CLI_OPT_STRING, "string", NULL,
+	  "Specify insecure registries to allow with the created engine" },
 	{ NULL },
 };
 

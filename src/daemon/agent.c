@@ -317,6 +317,7 @@ void shoal_daemon__agent_member(void *ctx, struct shoal_manager *m)
 		d->agent_client = shoal_http_client_new(&d->loop);
 	d->agent_node = shoal_strdup(mem.node_id);
 	d->exec = shoal_agent_exec_new(&d->loop, &d->engine, mem.node_id, on_report, d);
+	shoal_agent_exec_set_registry(d->exec, d->registry);
 	memset(&cbs, 0, sizeof(cbs));
 	cbs.assignments = on_assignments;
 	cbs.managers = on_managers;

@@ -16,6 +16,7 @@
 #include "base/mem.h"
 #include "net/net.h"
 #include "raft/raft.h"
+#include "registry/registry.h"
 
 #define SHOAL_LOG_MODULE "daemon"
 
@@ -261,6 +262,13 @@ static void manager_closed(void *ctx)
 	d->manager_closed = true;
 }
 
+static void registry_closed(void *ctx)
+{
+	struct shoal_daemon *d = ctx;
+
+	d->registry_closed = true;
+}
+
 static void api_closed(struct shoal_api *api)
 {
 	struct shoal_daemon *d = container_of(api, struct shoal_daemon, api);
@@ -272,6 +280,12 @@ static void api_closed(struct shoal_api *api)
 		d->api.cfg.agent = NULL;
 	}
 	shoal_daemon__agent_close(d);
+	/* pulls and pushes stop; their temp files go once their pool jobs are back */
+	if (d->registry != NULL) {
+		shoal_registry_close(d->registry, registry_closed, d);
+		d->registry = NULL;
+		d->api.cfg.registry = NULL;
+	}
 	/* raft closes on the loop; the loop runs until it is done */
 	if (d->manager != NULL) {
 		shoal_manager_close(d->manager, manager_closed, d);
@@ -429,6 +443,24 @@ int shoal_daemon_init(struct shoal_daemon *d, struct shoal_daemon_opts *opts, st
 	if (containers_init(d, err) < 0)
 		return -1;
 
+	{
+		struct shoal_registry_config rc;
+
+		memset(&rc, 0, sizeof(rc));
+		rc.mirrors = (const char *const *)opts->mirrors;
+		rc.nmirrors = opts->nmirrors;
+		rc.insecure = (const char *const *)opts->insecure;
+		rc.ninsecure = opts->ninsecure;
+		rc.max_concurrent_downloads = opts->max_downloads;
+		rc.max_concurrent_uploads = opts->max_uploads;
+		rc.max_download_attempts = opts->max_download_attempts;
+		/* where Docker Hub is; tests point it at a closed loopback port */
+		rc.hub_url = getenv("SHOAL_DOCKER_HUB_URL");
+		d->registry = shoal_registry_new(&d->loop, &d->engine, &rc, err);
+		if (d->registry == NULL)
+			return -1;
+	}
+
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_root = opts->data_root;
 	cfg.exec_root = opts->exec_root;
@@ -437,12 +469,14 @@ int shoal_daemon_init(struct shoal_daemon *d, struct shoal_daemon_opts *opts, st
 	cfg.runc_commit = d->runc_commit;
 	cfg.debug = opts->log_level == SHOAL_LOG_DEBUG;
 	cfg.engine = &d->engine;
+	cfg.registry = d->registry;
 	shoal_api_init(&d->api, &d->loop, &cfg);
 	d->api.cfg.manager = manager_start(d);
 	if (opts->debug_agent_api) {
 		/* test-only: tasks come from POST /_shoal/agent/assign, each with its NodeID */
 		d->agent = shoal_agent_exec_new(&d->loop, &d->engine, "", shoal_api_agent_report,
 						&d->api);
+		shoal_agent_exec_set_registry(d->agent, d->registry);
 		d->api.cfg.agent = d->agent;
 		shoal_log_warn("task executor driven by the test-only /_shoal/agent routes", "%s",
 			       "");
@@ -508,6 +542,12 @@ void shoal_daemon_fini(struct shoal_daemon *d)
 			d->agent = NULL;
 		}
 		shoal_daemon__agent_close(d);
+		if (d->registry != NULL) {
+			shoal_registry_close(d->registry, registry_closed, d);
+			d->registry = NULL;
+			while (!d->registry_closed && uv_run(&d->loop, UV_RUN_ONCE) != 0)
+				;
+		}
 		if (d->manager != NULL) {
 			/* raft's handles must close through libraft, before the walk below */
 			shoal_manager_close(d->manager, manager_closed, d);

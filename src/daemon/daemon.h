@@ -23,6 +23,7 @@
 #define SHOAL_DAEMON_SHUTDOWN_GRACE_MS 3000
 #define SHOAL_DAEMON_DEFAULT_BRIDGE    "shoal0"
 #define SHOAL_DAEMON_DEFAULT_BIP       "172.17.0.1/16"
+#define SHOAL_DAEMON_DEFAULT_CONFIG    "/etc/shoal/daemon.json"
 
 struct shoal_daemon_opts {
 	char **hosts; /* owned */
@@ -35,13 +36,25 @@ struct shoal_daemon_opts {
 	char **runtimes; /* --add-runtime "name=path", owned */
 	size_t nruntimes;
 	char *default_runtime;
+	/* registries (src/registry): --registry-mirror, --insecure-registry, owned */
+	char **mirrors;
+	size_t nmirrors;
+	char **insecure;
+	size_t ninsecure;
+	int max_downloads; /* --max-concurrent-downloads; 0: the default */
+	int max_uploads;
+	int max_download_attempts;
+	char *config_file; /* --config-file, dockerd's daemon.json */
 	enum shoal_log_level log_level;
 	bool show_version;
 	bool show_help;
 	bool debug_agent_api; /* test-only: the /_shoal/agent routes drive a task executor */
 };
 
-/* Parses argv. Returns 0, or -1 with a message for the user in err. */
+/* Parses argv, then the daemon.json that --config-file names (default
+ * SHOAL_DAEMON_DEFAULT_CONFIG, which may be absent) with dockerd's keys and rules: a
+ * directive both in the file and on the command line is refused. Returns 0, or -1 with
+ * a message for the user in err. */
 /* The manager's membership callback: starts, moves or stops the node's agent (agent.c). */
 struct shoal_manager;
 struct shoal_daemon;
@@ -67,7 +80,9 @@ struct shoal_daemon {
 	struct shoal_net *net;
 	struct shoal_manager *manager; /* swarm mode; NULL once closing */
 	bool manager_closed;
-	struct shoal_agent_exec *agent; /* --debug-agent-api only, for now */
+	struct shoal_agent_exec *agent;	 /* --debug-agent-api only, for now */
+	struct shoal_registry *registry; /* pulls and pushes */
+	bool registry_closed;
 
 	/* the swarm agent (agent.c), while this node is in a swarm */
 	struct shoal_http_client *agent_client;

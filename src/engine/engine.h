@@ -36,7 +36,7 @@ struct shoal_layer {
 	char parent[72];   /* parent's chain ID, "" for a base layer */
 	char cache_id[65]; /* directory under <data-root>/overlay */
 	int64_t size;	   /* bytes of its uncompressed tar */
-	int refs;	   /* images holding it */
+	int refs;	   /* images holding it, and pulls and pushes using it */
 };
 
 struct shoal_image {
@@ -47,6 +47,9 @@ struct shoal_image {
 	size_t config_len;
 	char **tags; /* full references, "docker.io/library/busybox:latest"; owned */
 	size_t ntags;
+	char **digests; /* repository digests it was pulled or pushed as, full references
+			 * ("127.0.0.1:5000/vote@sha256:..."); owned */
+	size_t ndigests;
 	char **layers; /* chain IDs, base first; owned */
 	size_t nlayers;
 	int64_t created_ns;
@@ -84,6 +87,8 @@ struct shoal_engine {
 	struct shoal_list volumes;    /* struct shoal_volume, by creation */
 	struct shoal_list volume_ops; /* their file work, done in order on the pool */
 	bool volume_op_busy;
+	/* distribution.c: blob digests of layers in registries, read at first use */
+	json_t *distribution;
 };
 
 enum shoal_container_state {
@@ -348,6 +353,54 @@ void shoal_engine_job_run(struct shoal_engine_job *job, shoal_engine_progress_cb
 			  shoal_engine_done_cb done, void *ctx);
 /* The upload was abandoned (client gone): remove what it wrote. done is not called. */
 void shoal_engine_job_abort(struct shoal_engine_job *job);
+
+/* ---- distribution: what pulls and pushes need (distribution.c) ---- */
+
+/* A pulled layer is in the store (l held for the caller: release it), or err. */
+typedef void (*shoal_engine_layer_cb)(void *ctx, struct shoal_layer *l,
+				      const struct shoal_err *err);
+/* A layer was compressed into the blob at path (digest and size of its bytes), or err. */
+typedef void (*shoal_engine_blob_cb)(void *ctx, const char *path, const char *digest, int64_t size,
+				     const struct shoal_err *err);
+
+/* Keeps a layer in the store while a pull or push uses it, whether or not an image holds
+ * it; release lets go, and removes a layer nothing holds any more. */
+void shoal_engine_layer_hold(struct shoal_engine *e, const char *chain_id);
+void shoal_engine_layer_release(struct shoal_engine *e, const char *chain_id);
+
+/* Extracts the downloaded layer blob at path (tar, gzip or zstd; removed afterwards) on
+ * the thread pool into a layer on top of parent ("" for a base layer), refusing it unless
+ * its uncompressed digest is diff_id (400 "layer digest mismatch"). *nread (may be NULL;
+ * the caller keeps it alive until done) follows the bytes read, for progress. done is
+ * called once, later, on the loop; not at all when this returns -1. */
+int shoal_engine_layer_add_blob(struct shoal_engine *e, const char *path, const char *parent,
+				const char *diff_id, int64_t *nread, shoal_engine_layer_cb done,
+				void *ctx, struct shoal_err *err) SHOAL_MUST_CHECK;
+
+/* Compresses a layer's tar with gzip into dst on the thread pool, for a push; *nread
+ * follows the uncompressed bytes read. The caller holds the layer until done. */
+int shoal_engine_layer_compress(struct shoal_engine *e, const char *chain_id, const char *dst,
+				int64_t *nread, shoal_engine_blob_cb done, void *ctx,
+				struct shoal_err *err) SHOAL_MUST_CHECK;
+
+/* Stores a pulled image from its config bytes (its layers are in the store) unless it is
+ * here, and points tag (a full reference, or NULL) and digest_ref ("name@sha256:...", or
+ * NULL) at it. *changed tells whether the image or tag is new (dockerd's "Downloaded
+ * newer image" against "Image is up to date"). Returns the image, or NULL with err. */
+struct shoal_image *shoal_engine_image_put(struct shoal_engine *e, const char *config, size_t len,
+					   const char *tag, const char *digest_ref, bool *changed,
+					   struct shoal_err *err);
+
+/* dockerd's v2 metadata: layer diff_id is blob digest in repository repo (a full name,
+ * "127.0.0.1:5000/vote"). Kept in <data-root>/image/distribution.json. */
+void shoal_engine_blob_note(struct shoal_engine *e, const char *diff_id, const char *digest,
+			    const char *repo);
+void shoal_engine_blob_forget(struct shoal_engine *e, const char *diff_id, const char *digest,
+			      const char *repo);
+/* [{"Digest", "SourceRepository"}], oldest first, or NULL. Borrowed. */
+const json_t *shoal_engine_blobs_of(struct shoal_engine *e, const char *diff_id);
+/* The layer diff ID a blob digest was seen as, or NULL. */
+const char *shoal_engine_diff_of_blob(struct shoal_engine *e, const char *digest);
 
 /* ---- saving ---- */
 

@@ -148,6 +148,9 @@ static void image_free(struct shoal_image *img)
 	for (i = 0; i < img->ntags; i++)
 		free(img->tags[i]);
 	free(img->tags);
+	for (i = 0; i < img->ndigests; i++)
+		free(img->digests[i]);
+	free(img->digests);
 	for (i = 0; i < img->nlayers; i++)
 		free(img->layers[i]);
 	free(img->layers);
@@ -279,6 +282,46 @@ struct shoal_image *shoal_engine__tag_set(struct shoal_engine *e, struct shoal_i
 	return old;
 }
 
+static bool image_has_digest(const struct shoal_image *img, const char *full)
+{
+	size_t i;
+
+	for (i = 0; i < img->ndigests; i++)
+		if (strcmp(img->digests[i], full) == 0)
+			return true;
+	return false;
+}
+
+static struct shoal_image *image_by_digest(struct shoal_engine *e, const char *full)
+{
+	struct shoal_list *pos;
+
+	shoal_list_foreach(pos, &e->images) {
+		struct shoal_image *img = shoal_list_entry(pos, struct shoal_image, link);
+
+		if (image_has_digest(img, full))
+			return img;
+	}
+	return NULL;
+}
+
+bool shoal_engine__digest_add(struct shoal_engine *e, struct shoal_image *img, const char *full)
+{
+	/* the reference store keeps a digest on the image it first named */
+	if (image_by_digest(e, full) != NULL)
+		return false;
+	img->digests = shoal_realloc(img->digests, (img->ndigests + 1) * sizeof(char *));
+	img->digests[img->ndigests++] = shoal_strdup(full);
+	return true;
+}
+
+static void digest_remove_at(struct shoal_image *img, size_t i)
+{
+	free(img->digests[i]);
+	memmove(&img->digests[i], &img->digests[i + 1], (img->ndigests - i - 1) * sizeof(char *));
+	img->ndigests--;
+}
+
 static void familiar_of(const char *full, char *out, size_t size)
 {
 	struct shoal_ref ref;
@@ -308,9 +351,14 @@ struct shoal_image *shoal_engine_image_find(struct shoal_engine *e, const char *
 			return found;
 	}
 	if (shoal_ref_parse(name, &ref, &perr) == 0) {
-		if (ref.digest[0] != '\0' && ref.tag[0] == '\0') {
-			/* name@digest: a digest of a pulled manifest (later), or of the config */
-			found = image_by_id(e, ref.digest);
+		if (ref.digest[0] != '\0') {
+			/* name@digest (a tag beside it is ignored, as dockerd does): the digest
+			 * of a pulled or pushed manifest, or the config's */
+			ref.tag[0] = '\0';
+			shoal_ref_full(&ref, full, sizeof(full));
+			found = image_by_digest(e, full);
+			if (found == NULL)
+				found = image_by_id(e, ref.digest);
 		} else {
 			shoal_ref_full(&ref, full, sizeof(full));
 			found = image_by_tag(e, full);
@@ -357,6 +405,19 @@ static json_t *repo_tags_json(const struct shoal_image *img, bool none_placehold
 	return a;
 }
 
+static json_t *repo_digests_json(const struct shoal_image *img)
+{
+	json_t *a = json_array();
+	char fam[600];
+	size_t i;
+
+	for (i = 0; i < img->ndigests; i++) {
+		familiar_of(img->digests[i], fam, sizeof(fam));
+		json_array_append_new(a, json_string(fam));
+	}
+	return a;
+}
+
 static json_t *diff_ids_json(struct shoal_engine *e, const struct shoal_image *img)
 {
 	json_t *a = json_array();
@@ -398,7 +459,7 @@ json_t *shoal_engine_image_inspect_json(struct shoal_engine *e, const struct sho
 
 	json_object_set_new(j, "Id", json_string(img->id));
 	json_object_set_new(j, "RepoTags", repo_tags_json(img, false));
-	json_object_set_new(j, "RepoDigests", json_array());
+	json_object_set_new(j, "RepoDigests", repo_digests_json(img));
 	json_object_set_new(j, "Parent", json_string(""));
 	s = json_string_value(json_object_get(img->config, "comment"));
 	json_object_set_new(j, "Comment", json_string(s != NULL ? s : ""));
@@ -469,17 +530,23 @@ json_t *shoal_engine_image_inspect_json(struct shoal_engine *e, const struct sho
 json_t *shoal_engine_image_summary_json(struct shoal_engine *e, const struct shoal_image *img)
 {
 	json_t *labels = json_object_get(json_object_get(img->config, "config"), "Labels");
-	json_t *digests = json_array();
+	json_t *digests = repo_digests_json(img);
+	json_t *tags;
 
 	(void)e;
-	if (img->ntags == 0)
+	/* dockerd: placeholders only for an image with neither; digests alone leave the tags
+	 * null */
+	if (img->ntags == 0 && img->ndigests == 0) {
 		json_array_append_new(digests, json_string("<none>@<none>"));
+		tags = repo_tags_json(img, true);
+	} else {
+		tags = img->ntags > 0 ? repo_tags_json(img, false) : json_null();
+	}
 	return json_pack("{s:i, s:I, s:s, s:o, s:s, s:o, s:o, s:i, s:I, s:I}", "Containers", -1,
 			 "Created", (json_int_t)(img->created_ns / 1000000000LL), "Id", img->id,
 			 "Labels", json_is_object(labels) ? json_deep_copy(labels) : json_null(),
-			 "ParentId", "", "RepoDigests", digests, "RepoTags",
-			 repo_tags_json(img, true), "SharedSize", -1, "Size", (json_int_t)img->size,
-			 "VirtualSize", (json_int_t)img->size);
+			 "ParentId", "", "RepoDigests", digests, "RepoTags", tags, "SharedSize", -1,
+			 "Size", (json_int_t)img->size, "VirtualSize", (json_int_t)img->size);
 }
 
 json_t *shoal_engine_image_history_json(struct shoal_engine *e, const struct shoal_image *img)
@@ -594,8 +661,9 @@ int shoal_engine_image_delete(struct shoal_engine *e, const char *name, bool for
 	struct shoal_ref ref;
 	struct shoal_err perr;
 	char full[600], fam[600];
-	bool by_ref = false;
+	bool by_ref = false, by_digest = false;
 	char shortid[13];
+	size_t i;
 
 	(void)noprune;
 	*report = NULL;
@@ -605,6 +673,9 @@ int shoal_engine_image_delete(struct shoal_engine *e, const char *name, bool for
 	if (shoal_ref_parse(name, &ref, &perr) == 0 && ref.tag[0] != '\0') {
 		shoal_ref_full(&ref, full, sizeof(full));
 		by_ref = image_has_tag(img, full);
+	} else if (ref.digest[0] != '\0' && ref.tag[0] == '\0') {
+		shoal_ref_full(&ref, full, sizeof(full));
+		by_digest = image_has_digest(img, full);
 	}
 	if (img->users > 0) {
 		/* dockerd names a container that holds it; a running one cannot be forced */
@@ -634,12 +705,43 @@ int shoal_engine_image_delete(struct shoal_engine *e, const char *name, bool for
 				by_ref ? name : shortid, user->id);
 	}
 	*report = json_array();
+	if (by_digest) {
+		for (i = 0; i < img->ndigests; i++)
+			if (strcmp(img->digests[i], full) == 0)
+				digest_remove_at(img, i);
+		shoal_ref_familiar(&ref, fam, sizeof(fam));
+		json_array_append_new(*report, json_pack("{s:s}", "Untagged", fam));
+		emit(e, "untag", img, fam);
+		if (img->ntags == 0 && img->ndigests == 0 && img->users == 0)
+			image_remove(e, img, *report);
+		shoal_engine__persist(e);
+		return 0;
+	}
 	if (by_ref) {
+		char repo[600];
+		bool repo_tagged = false;
+
 		tag_remove(img, full);
 		shoal_ref_familiar(&ref, fam, sizeof(fam));
 		json_array_append_new(*report, json_pack("{s:s}", "Untagged", fam));
 		emit(e, "untag", img, fam);
-		if (img->ntags == 0 && img->users == 0)
+		/* dockerd: with the repository's last tag go its digest references */
+		snprintf(repo, sizeof(repo), "%s/%s", ref.domain, ref.path);
+		for (i = 0; i < img->ntags; i++)
+			if (strncmp(img->tags[i], repo, strlen(repo)) == 0 &&
+			    img->tags[i][strlen(repo)] == ':')
+				repo_tagged = true;
+		for (i = 0; !repo_tagged && i < img->ndigests;) {
+			if (strncmp(img->digests[i], repo, strlen(repo)) != 0 ||
+			    img->digests[i][strlen(repo)] != '@') {
+				i++;
+				continue;
+			}
+			familiar_of(img->digests[i], fam, sizeof(fam));
+			json_array_append_new(*report, json_pack("{s:s}", "Untagged", fam));
+			digest_remove_at(img, i);
+		}
+		if (img->ntags == 0 && img->ndigests == 0 && img->users == 0)
 			image_remove(e, img, *report);
 		shoal_engine__persist(e);
 		return 0;
@@ -657,6 +759,11 @@ int shoal_engine_image_delete(struct shoal_engine *e, const char *name, bool for
 		json_array_append_new(*report, json_pack("{s:s}", "Untagged", fam));
 		emit(e, "untag", img, fam);
 		free(img->tags[--img->ntags]);
+	}
+	while (img->ndigests > 0) {
+		familiar_of(img->digests[img->ndigests - 1], fam, sizeof(fam));
+		json_array_append_new(*report, json_pack("{s:s}", "Untagged", fam));
+		digest_remove_at(img, img->ndigests - 1);
 	}
 	if (img->users == 0)
 		image_remove(e, img, *report);
@@ -767,7 +874,11 @@ static void load_tags(struct shoal_engine *e)
 		json_object_foreach(tags, full, id) {
 			struct shoal_image *img = image_by_id(e, json_string_value(id));
 
-			if (img != NULL && !image_has_tag(img, full))
+			if (img == NULL)
+				continue;
+			if (strchr(full, '@') != NULL)
+				shoal_engine__digest_add(e, img, full);
+			else if (!image_has_tag(img, full))
 				shoal_engine__tag_set(e, img, full);
 		}
 	}
@@ -830,6 +941,7 @@ void shoal_engine_fini(struct shoal_engine *e)
 		free(l);
 	}
 	shoal_engine__store_fini(e);
+	json_decref(e->distribution);
 	free(e->root);
 	free(e->exec_root);
 	free(e->shim_path);

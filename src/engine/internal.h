@@ -103,6 +103,17 @@ void shoal_engine__chain_id(const char *parent_chain, const char *diff_id, char 
  * the image (an existing one with that ID if any), or NULL with err set. */
 struct shoal_image *shoal_engine__image_add(struct shoal_engine *e, const char *id, const char *raw,
 					    size_t len, struct shoal_err *err);
+/* Adds a repository digest reference ("name@sha256:...") to img, unless an image holds
+ * it already (dockerd never moves one). Returns whether it was added. */
+bool shoal_engine__digest_add(struct shoal_engine *e, struct shoal_image *img, const char *full);
+/* Extracts a layer read from fd (plain tar, gzip or zstd) into the store as the child of
+ * parent ("" for a base layer), refusing it unless its uncompressed digest is diff_id.
+ * Thread pool: touches only the roots given and the file system. *nread (may be NULL)
+ * follows the bytes read. Fills out (an existing layer with that chain ID is reused). */
+int shoal_engine__layer_extract_fd(const char *image_root, const char *layer_root,
+				   const char *tmp_root, int fd, const char *parent,
+				   const char *diff_id, int64_t *nread, struct shoal_layer *out,
+				   struct shoal_err *err) SHOAL_MUST_CHECK;
 /* Points the full reference at img; returns the image it was taken from, if any. */
 struct shoal_image *shoal_engine__tag_set(struct shoal_engine *e, struct shoal_image *img,
 					  const char *full);

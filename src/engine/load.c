@@ -1222,3 +1222,75 @@ void shoal_engine_job_abort(struct shoal_engine_job *job)
 	job->progress = NULL;
 	abort_when_idle(job);
 }
+
+/* ---- a pulled layer (for src/registry, through distribution.c) ---- */
+
+struct counted_fd {
+	int fd;
+	int64_t *nread;
+	int64_t total;
+	char buf[65536];
+};
+
+static ssize_t counted_read(void *ctx, const void **buf, struct shoal_err *err)
+{
+	struct counted_fd *s = ctx;
+	ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+
+	if (n < 0) {
+		shoal_errorf_sys(err, 500, errno, "read layer: %s", strerror(errno));
+		return -1;
+	}
+	s->total += n;
+	if (s->nread != NULL)
+		__atomic_store_n(s->nread, s->total, __ATOMIC_RELAXED);
+	*buf = s->buf;
+	return n;
+}
+
+int shoal_engine__layer_extract_fd(const char *image_root, const char *layer_root,
+				   const char *tmp_root, int fd, const char *parent,
+				   const char *diff_id, int64_t *nread, struct shoal_layer *out,
+				   struct shoal_err *err)
+{
+	struct shoal_engine_job *job = shoal_calloc(1, sizeof(*job));
+	struct counted_fd *src = shoal_malloc(sizeof(*src));
+	struct want w;
+	char label[80];
+	int rv = -1;
+
+	/* a job of its own, so the load's steps run unchanged; it owns no upload */
+	job->fd = -1;
+	job->layer_root = shoal_strdup(layer_root);
+	job->image_root = shoal_strdup(image_root);
+	job->tmp_root = shoal_strdup(tmp_root);
+	memset(&w, 0, sizeof(w));
+	snprintf(w.parent, sizeof(w.parent), "%s", parent != NULL ? parent : "");
+	snprintf(w.diff_id, sizeof(w.diff_id), "%s", diff_id);
+	shoal_engine__chain_id(w.parent, diff_id, w.chain_id);
+	src->fd = fd;
+	src->nread = nread;
+	src->total = 0;
+	snprintf(label, sizeof(label), "layer %.12s", diff_id + 7);
+	if (layer_on_disk(job, w.chain_id))
+		note_existing_layer(job, w.chain_id);
+	else if (extract_one(job, counted_read, src, &w, label) < 0) {
+		*err = job->err;
+		goto out;
+	}
+	if (job->nlayers != 1 || job->layers[0].cache_id[0] == '\0') {
+		shoal_errorf(err, 500, "store layer %s: not found after extraction", w.chain_id);
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->chain_id, job->layers[0].chain_id, sizeof(out->chain_id));
+	memcpy(out->diff_id, job->layers[0].diff_id, sizeof(out->diff_id));
+	memcpy(out->parent, job->layers[0].parent, sizeof(out->parent));
+	memcpy(out->cache_id, job->layers[0].cache_id, sizeof(out->cache_id));
+	out->size = job->layers[0].size;
+	rv = 0;
+out:
+	free(src);
+	job_free(job);
+	return rv;
+}

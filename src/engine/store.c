@@ -159,6 +159,23 @@ void shoal_engine__persist(struct shoal_engine *e)
 			}
 			json_object_set_new(r, img->tags[i], json_string(img->id));
 		}
+		/* digests beside the tags, under their repository, as dockerd keeps them */
+		for (i = 0; i < img->ndigests; i++) {
+			const char *at = strchr(img->digests[i], '@');
+			char *name;
+			json_t *r;
+
+			if (at == NULL)
+				continue;
+			name = shoal_strndup(img->digests[i], (size_t)(at - img->digests[i]));
+			r = json_object_get(repos, name);
+			if (r == NULL) {
+				r = json_object();
+				json_object_set_new(repos, name, r);
+			}
+			json_object_set_new(r, img->digests[i], json_string(img->id));
+			free(name);
+		}
 	}
 	repos = json_pack("{s:o}", "Repositories", repos);
 	text = json_dumps(repos, JSON_COMPACT);

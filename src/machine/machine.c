@@ -174,6 +174,13 @@ out:
 int shoal_machine_create(const char *root, const char *name, const char *subnet, const char *shoald,
 			 struct shoal_machine *out, struct shoal_err *err)
 {
+	return shoal_machine_create_engine(root, name, subnet, shoald, NULL, NULL, out, err);
+}
+
+int shoal_machine_create_engine(const char *root, const char *name, const char *subnet,
+				const char *shoald, const char *mirror, const char *insecure,
+				struct shoal_machine *out, struct shoal_err *err)
+{
 	struct shoal_machine m;
 	struct nl_sock *nl = NULL;
 	char *dir = NULL, sub[19], text[16];
@@ -210,6 +217,9 @@ int shoal_machine_create(const char *root, const char *name, const char *subnet,
 		goto out;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.engine_mirror, sizeof(m.engine_mirror), "%s", mirror != NULL ? mirror : "");
+	snprintf(m.engine_insecure, sizeof(m.engine_insecure), "%s",
+		 insecure != NULL ? insecure : "");
 	shoal_machine__addr_format(net, text);
 	snprintf(m.subnet, sizeof(m.subnet), "%s/%d", text, prefix);
 	shoal_machine__addr_format(shoal_machine__gateway(net, prefix), m.gateway);

@@ -63,6 +63,10 @@ struct shoal_machine {
 	enum shoal_machine_state state;
 	int pid;	 /* the node init's pid on the host; 0 unless running */
 	char error[256]; /* why the state is SHOAL_MACHINE_ERROR */
+	/* docker-machine's engine options, given to the node's shoald at each start: its
+	 * --registry-mirror and --insecure-registry, "" for none */
+	char engine_mirror[256];
+	char engine_insecure[256];
 };
 
 /* docker-machine's rule: a letter or digit, then letters, digits, '.' and '-' (at most
@@ -82,6 +86,11 @@ char *shoal_machine_shoald_path(void);
  * *out when out is not NULL. */
 int shoal_machine_create(const char *root, const char *name, const char *subnet, const char *shoald,
 			 struct shoal_machine *out, struct shoal_err *err) SHOAL_MUST_CHECK;
+/* The same, with docker-machine's --engine-registry-mirror and --engine-insecure-registry
+ * (each may be NULL), kept in the machine's config for its later starts. */
+int shoal_machine_create_engine(const char *root, const char *name, const char *subnet,
+				const char *shoald, const char *mirror, const char *insecure,
+				struct shoal_machine *out, struct shoal_err *err) SHOAL_MUST_CHECK;
 
 /* Starts a stopped machine again with the same address and data root. Starting a
  * running machine does nothing. */

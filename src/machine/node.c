@@ -65,6 +65,8 @@ struct boot_args {
 	const char *name;
 	const char *data; /* <root>/<name>/data */
 	const char *shoald;
+	const char *mirror;   /* --registry-mirror, "" for none */
+	const char *insecure; /* --insecure-registry, "" for none */
 	int log_fd;
 };
 
@@ -227,11 +229,22 @@ static void on_signal(int sig)
 
 static pid_t shoald_start(const struct boot_args *a, struct shoal_err *err)
 {
-	char *argv[] = {
+	char *argv[12] = {
 		(char *)a->shoald,    "-H",	   "unix:///var/run/docker.sock", "-H",
 		"tcp://0.0.0.0:2376", "--pidfile", "/var/run/shoald.pid",	  NULL,
 	};
+	int argc = 7;
 	sigset_t none;
+
+	if (a->mirror != NULL && a->mirror[0] != '\0') {
+		argv[argc++] = "--registry-mirror";
+		argv[argc++] = (char *)a->mirror;
+	}
+	if (a->insecure != NULL && a->insecure[0] != '\0') {
+		argv[argc++] = "--insecure-registry";
+		argv[argc++] = (char *)a->insecure;
+	}
+	argv[argc] = NULL;
 	pid_t pid;
 
 	pid = fork();
@@ -553,7 +566,12 @@ int shoal_machine__boot(const char *root, const struct shoal_machine *m, const c
 {
 	char *dir = shoal_machine__dir(root, m->name);
 	char *data = shoal_asprintf("%s/data", dir), *log = shoal_asprintf("%s/shoald.log", dir);
-	struct boot_args a = { .name = m->name, .data = data, .shoald = shoald, .log_fd = -1 };
+	struct boot_args a = { .name = m->name,
+			       .data = data,
+			       .shoald = shoald,
+			       .mirror = m->engine_mirror,
+			       .insecure = m->engine_insecure,
+			       .log_fd = -1 };
 	struct nl_sock *nl = NULL;
 	unsigned char mac[6];
 	char nspath[64], tail[256];

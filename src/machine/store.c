@@ -111,6 +111,16 @@ int shoal_machine__config_load(const char *root, const char *name, struct shoal_
 		shoal_errorf(err, 500, "%s: missing or malformed fields", path);
 		goto out;
 	}
+	{
+		/* optional, as docker-machine's HostOptions.EngineOptions */
+		json_t *eo = json_object_get(cfg, "EngineOptions");
+		const char *v;
+
+		v = json_string_value(json_array_get(json_object_get(eo, "RegistryMirror"), 0));
+		snprintf(m->engine_mirror, sizeof(m->engine_mirror), "%s", v != NULL ? v : "");
+		v = json_string_value(json_array_get(json_object_get(eo, "InsecureRegistry"), 0));
+		snprintf(m->engine_insecure, sizeof(m->engine_insecure), "%s", v != NULL ? v : "");
+	}
 	rv = 0;
 out:
 	json_decref(cfg);
@@ -161,6 +171,17 @@ int shoal_machine__config_save(const char *root, const struct shoal_machine *m,
 			SHOAL_MACHINE_DRIVER, "IPAddress", m->ip, "Subnet", m->subnet, "Gateway",
 			m->gateway, "Bridge", m->bridge, "Veth", m->veth, "DockerPort",
 			SHOAL_MACHINE_DOCKER_PORT);
+	if (m->engine_mirror[0] != '\0' || m->engine_insecure[0] != '\0') {
+		json_t *eo = json_object();
+
+		if (m->engine_mirror[0] != '\0')
+			json_object_set_new(eo, "RegistryMirror",
+					    json_pack("[s]", m->engine_mirror));
+		if (m->engine_insecure[0] != '\0')
+			json_object_set_new(eo, "InsecureRegistry",
+					    json_pack("[s]", m->engine_insecure));
+		json_object_set_new(cfg, "EngineOptions", eo);
+	}
 	text = json_dumps(cfg, JSON_INDENT(4));
 	if (text == NULL) {
 		shoal_errorf(err, 500, "cannot encode %s", path);

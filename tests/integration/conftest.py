@@ -26,6 +26,10 @@ DOCKER = os.environ.get("DOCKER_CLI") or shutil.which("docker", path="/usr/local
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
+# Docker Hub, for every shoald the tests start (machine nodes too, which inherit it): a
+# closed loopback port, so a docker.io name never sends a byte off this machine.
+os.environ.setdefault("SHOAL_DOCKER_HUB_URL", "https://127.0.0.1:9")
+
 
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
     """Polls pred until it returns a true value; fails the test after timeout."""
