@@ -169,11 +169,10 @@ static int local_subscribe(struct shoal_manager *m, const struct shoal_manager_l
 	}
 	if (req->follow && req->service_id != NULL) {
 		s->service_id = shoal_strdup(req->service_id);
-		s->watch = shoal_store_watch_add(
-			m->store, SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK),
-			SHOAL_STORE_KIND_BIT(SHOAL_STORE_CREATE) |
-				SHOAL_STORE_KIND_BIT(SHOAL_STORE_UPDATE),
-			task_changed, s);
+		s->watch = shoal_store_watch_add(m->store, SHOAL_STORE_TABLE_BIT(SHOAL_STORE_TASK),
+						 SHOAL_STORE_KIND_BIT(SHOAL_STORE_CREATE) |
+							 SHOAL_STORE_KIND_BIT(SHOAL_STORE_UPDATE),
+						 task_changed, s);
 	}
 	json_object_foreach(by_node, node, ids) {
 		json_t *msg = json_pack("{s:s, s:s, s:O, s:b, s:I, s:I}", "Type", "logs", "ID",
