@@ -83,6 +83,8 @@ def running(m, service, on="node1"):
     if r.returncode != 0 or not ids:
         return {}
     tasks = json.loads(ok(docker(m, on, "inspect", *ids)))
+    if any(not t.get("NodeID") or t["Status"]["State"] != "running" for t in tasks):
+        return {}  # not all placed and running yet
     nodes = {n["ID"]: n["Description"]["Hostname"]
              for n in json.loads(ok(docker(m, on, "node", "inspect",
                                            *{t["NodeID"] for t in tasks})))}
