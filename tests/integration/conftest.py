@@ -18,6 +18,12 @@ import time
 
 import pytest
 
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "plain_only: a long multi-node timing test, run on the plain build only "
+        "(tests/run.py's sanitized pass skips it; shorter tests cover the same code there)")
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(REPO, os.environ.get("SHOAL_BUILD", "build"))
 SHOALD = os.path.join(BUILD, "shoald")

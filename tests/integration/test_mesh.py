@@ -234,6 +234,7 @@ def image_of(m, service):
 # container exactly 10 times (round robin over all six on all nodes); the same from inside
 # node1 to node3's address; scaled to three, only the three left answer, 20 times each;
 # removed, the port is refused on every node and no rule of it is left in any table.
+@pytest.mark.plain_only
 def test_mesh_sixty_requests_scale_and_rm(machines):
     ips = mesh_cluster(machines)
     ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
@@ -270,6 +271,7 @@ def test_mesh_sixty_requests_scale_and_rm(machines):
 # A loop of requests from the host to node1's 8080, a new connection each, counts no failed
 # connection during a start-first rolling update (a task enters the rotation once it runs,
 # leaves it before its container stops) nor during the drain of a node running tasks.
+@pytest.mark.plain_only
 def test_mesh_drops_nothing_during_update_and_drain(machines):
     ips = mesh_cluster(machines, images=(LATEST, INDENT))
     ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
@@ -312,6 +314,7 @@ def test_mesh_drops_nothing_during_update_and_drain(machines):
 # --publish-add 8081:80 and then --publish-rm of 8080 rewire the mesh on every node; a service
 # published nothing gets its ingress attachment with --publish-add (its tasks are replaced,
 # as swarmkit replaces tasks whose endpoint no longer matches the service's).
+@pytest.mark.plain_only
 def test_mesh_publish_add_and_rm(machines):
     ips = mesh_cluster(machines)
     ok(docker(machines, "node1", "service", "create", "-d", "--name", "vote", "--publish",
@@ -566,6 +569,7 @@ def test_leave_removes_the_mesh(machines):
 
 # --default-addr-pool and its mask length choose the ingress subnet; --data-path-port the
 # VXLAN port, over which the mesh of two nodes still balances.
+@pytest.mark.plain_only
 def test_init_address_pool_and_data_path_port(machines):
     for name in ("node1", "node2"):
         machines.create(name)

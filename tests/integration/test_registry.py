@@ -678,6 +678,7 @@ def test_interrupted_pull_leaves_nothing(shoald, registry, make_proxy, docker_cl
 
 # The daemon stays responsive while a big image downloads and extracts: /_ping answers
 # in under 50 ms.
+@pytest.mark.plain_only
 def test_ping_fast_during_big_pull(shoald, registry, docker_cli, tmp_path):
     tar = str(tmp_path / "big.tar")
     big_image_tar(tar, 96 * 1024 * 1024)
@@ -857,6 +858,7 @@ def test_task_pulls_missing_image(make_daemon, registry, docker_cli, vote_tar):
 # bridge as its docker.io mirror (docker-machine's --engine-registry-mirror): `service
 # create ... instavote/vote` converges with each node pulling the image itself while its
 # task is preparing, pinned by the CLI to the digest the mirror gave.
+@pytest.mark.plain_only
 def test_service_pulls_on_fresh_machine_nodes(machines, make_registry, make_daemon,
                                               docker_cli, vote_tar):
     from test_services_cluster import running

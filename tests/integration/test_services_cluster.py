@@ -10,6 +10,8 @@ import select
 import subprocess
 import time
 
+import pytest
+
 from conftest import SHOAL, wait_until
 from test_images import vote_images  # noqa: F401  (the session fixture)
 from test_machine import Machines, machines  # noqa: F401  (the fixture)
@@ -184,6 +186,7 @@ def test_service_logs(machines, vote_images):
 
 # pause keeps what runs and places nothing new; a constraint on the manager role lands on
 # node1 only; a global service puts one task on each node and follows a new join.
+@pytest.mark.plain_only
 def test_pause_constraint_global(machines, vote_images):
     ip1, token = cluster(machines, n=2)
     load_vote(machines, ["node1", "node2"], vote_images[0])
@@ -218,6 +221,7 @@ def test_pause_constraint_global(machines, vote_images):
 
 # A task's container killed by hand is replaced per the restart policy, in the same slot,
 # and a slot keeps at most the cluster's history limit of dead tasks.
+@pytest.mark.plain_only
 def test_restart_and_history(machines, vote_images):
     cluster(machines, n=1)
     load_vote(machines, ["node1"], vote_images[0])
@@ -240,6 +244,7 @@ def test_restart_and_history(machines, vote_images):
 
 # A node lost while its tasks were replaced elsewhere comes back: the containers of the
 # tasks it no longer owns are stopped and removed.
+@pytest.mark.plain_only
 def test_returning_node_cleans_up(machines, vote_images):
     cluster(machines, n=2, heartbeat="1s")
     load_vote(machines, ["node1", "node2"], vote_images[0])
@@ -270,6 +275,7 @@ def test_leave_removes_task_containers(machines, vote_images):
 
 
 # docker-py drives the same services: create, tasks, scale, logs, update, remove.
+@pytest.mark.plain_only
 def test_docker_py_services(machines, vote_images):
     import docker as dockerpy
     cluster(machines, n=2)

@@ -154,6 +154,7 @@ def test_promote_and_failover(machines):
 
 # With two of three managers stopped, writes fail with Docker's no-leader text; once they
 # are back, writes work again without anyone's help.
+@pytest.mark.plain_only
 def test_quorum_loss_and_recovery(machines):
     cluster(machines)
     ok(docker(machines, "node1", "node", "promote", "node2", "node3"))
@@ -198,6 +199,7 @@ def test_leave_and_rejoin(machines):
 
 # The last manager standing of three recovers the swarm with --force-new-cluster: it keeps
 # the state (a label written before), leads alone, and writes work again.
+@pytest.mark.plain_only
 def test_force_new_cluster(machines):
     cluster(machines)
     ok(docker(machines, "node1", "node", "promote", "node2", "node3"))
@@ -220,6 +222,7 @@ def test_force_new_cluster(machines):
 
 # A worker whose manager dies finds another: with three managers, killing the leader leaves
 # the worker Ready in the new leader's node ls, holding its session there.
+@pytest.mark.plain_only
 def test_worker_follows_new_leader(machines):
     ip1, token = cluster(machines, heartbeat="1s")
     ok(docker(machines, "node1", "node", "promote", "node2", "node3"))

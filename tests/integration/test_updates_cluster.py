@@ -8,6 +8,8 @@ Each test makes its own machines and removes them even when it fails.
 import json
 import time
 
+import pytest
+
 from conftest import wait_until
 from test_images import vote_images  # noqa: F401  (the session fixture)
 from test_machine import Machines, machines  # noqa: F401  (the fixture)
@@ -41,6 +43,7 @@ def update_state(m, name):
 # update-parallelism and delay alone replace nothing; a new image then goes out two tasks at
 # a time, the pairs a delay apart, until UpdateStatus says completed; the old tasks stay as
 # Shutdown history with the old image.
+@pytest.mark.plain_only
 def test_rolling_update_two_by_two(machines, vote_images):
     cluster(machines)
     for tar in vote_images:
@@ -116,6 +119,7 @@ def ts(s):
 
 # From the tasks' own timestamps: never more than two slots without a running task during
 # the update, and each pair created at least the delay after the previous pair ran.
+@pytest.mark.plain_only
 def test_update_pacing_from_timestamps(machines, vote_images):
     cluster(machines)
     for tar in vote_images:
@@ -171,6 +175,7 @@ def test_update_pauses_on_failure(machines, vote_images):
 
 # start-first: a new task runs before its old one stops, so running tasks never drop
 # below the replica count during the update.
+@pytest.mark.plain_only
 def test_start_first_keeps_replicas(machines, vote_images):
     cluster(machines, n=2)
     for tar in vote_images:
