@@ -102,6 +102,10 @@ int shoal_manager__write_file(const char *path, const char *data, mode_t mode,
 int shoal_manager__split_addr(const char *s, char *ip, size_t ipsize, unsigned *port, unsigned def);
 bool shoal_manager__is_ipv4(const char *ip);
 void shoal_manager__default_addr(char *out, size_t size);
+/* An init's or a join's listen and advertise addresses (manager.c says how); lip and aip hold
+ * 64 bytes. */
+int shoal_manager__addrs(const char *listen, const char *advertise, char *lip, unsigned *lport,
+			 char *aip, unsigned *aport, struct shoal_err *err) SHOAL_MUST_CHECK;
 /* What state.json holds: a new reference. */
 json_t *shoal_manager__state_json(struct shoal_manager *m);
 /* This node's Description (no TLSInfo): a new reference. */

@@ -321,24 +321,9 @@ int shoal_manager_join(struct shoal_manager *m, const struct shoal_manager_join_
 				      SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
 	    !shoal_manager__is_ipv4(rip))
 		return shoal_errorf(err, 400, "invalid remote address %s", req->remote_addr);
-	if (shoal_manager__split_addr(req->listen_addr && *req->listen_addr ? req->listen_addr :
-									      "0.0.0.0:2377",
-				      lip, sizeof(lip), &lport, SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
-	    (lip[0] != '\0' && !shoal_manager__is_ipv4(lip)))
-		return shoal_errorf(err, 400, "invalid listen address %s", req->listen_addr);
-	aport = lport;
-	if (req->advertise_addr != NULL && req->advertise_addr[0] != '\0') {
-		if (shoal_manager__split_addr(req->advertise_addr, aip, sizeof(aip), &aport,
-					      lport) < 0 ||
-		    !shoal_manager__is_ipv4(aip) || strcmp(aip, "0.0.0.0") == 0)
-			return shoal_errorf(
-				err, 400,
-				"advertise address must be a non-zero IP address or network interface (with optional port number)");
-	} else if (lip[0] != '\0' && strcmp(lip, "0.0.0.0") != 0) {
-		snprintf(aip, sizeof(aip), "%s", lip);
-	} else {
-		shoal_manager__default_addr(aip, sizeof(aip));
-	}
+	if (shoal_manager__addrs(req->listen_addr, req->advertise_addr, lip, &lport, aip, &aport,
+				 err) < 0)
+		return -1;
 
 	j = shoal_calloc(1, sizeof(*j));
 	j->m = m;

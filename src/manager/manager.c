@@ -626,6 +626,32 @@ json_t *shoal_manager__state_json(struct shoal_manager *m)
 			 m->managers ? json_incref(m->managers) : json_array());
 }
 
+/* The listen and advertise addresses of an init or a join, as dockerd works them out:
+ * listen (default 0.0.0.0:2377) into lip/lport ("" for no IP), advertise into aip/aport:
+ * the advertise address given, else the listen IP unless 0.0.0.0, else the default route's.
+ * lip and aip hold 64 bytes. 400 with Docker's texts. */
+int shoal_manager__addrs(const char *listen, const char *advertise, char *lip, unsigned *lport,
+			 char *aip, unsigned *aport, struct shoal_err *err)
+{
+	if (shoal_manager__split_addr(listen && *listen ? listen : "0.0.0.0:2377", lip, 64, lport,
+				      SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
+	    (lip[0] != '\0' && !shoal_manager__is_ipv4(lip)))
+		return shoal_errorf(err, 400, "invalid listen address %s", listen);
+	*aport = *lport;
+	if (advertise != NULL && advertise[0] != '\0') {
+		if (shoal_manager__split_addr(advertise, aip, 64, aport, *lport) < 0 ||
+		    !shoal_manager__is_ipv4(aip) || strcmp(aip, "0.0.0.0") == 0)
+			return shoal_errorf(
+				err, 400,
+				"advertise address must be a non-zero IP address or network interface (with optional port number)");
+	} else if (lip[0] != '\0' && strcmp(lip, "0.0.0.0") != 0) {
+		snprintf(aip, 64, "%s", lip);
+	} else {
+		shoal_manager__default_addr(aip, 64);
+	}
+	return 0;
+}
+
 int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_req *req,
 		       shoal_manager_done_cb cb, void *ctx, struct shoal_err *err)
 {
@@ -643,24 +669,9 @@ int shoal_manager_init(struct shoal_manager *m, const struct shoal_manager_init_
 		return force_new_cluster(m, cb, ctx, err);
 	if (m->state != SHOAL_MANAGER_INACTIVE || m->closing)
 		return shoal_errorf(err, 503, "%s", SHOAL_MANAGER_ALREADY_MSG);
-	if (shoal_manager__split_addr(req->listen_addr && *req->listen_addr ? req->listen_addr :
-									      "0.0.0.0:2377",
-				      lip, sizeof(lip), &lport, SHOAL_MANAGER_DEFAULT_PORT) < 0 ||
-	    (lip[0] != '\0' && !shoal_manager__is_ipv4(lip)))
-		return shoal_errorf(err, 400, "invalid listen address %s", req->listen_addr);
-	aport = lport;
-	if (req->advertise_addr != NULL && req->advertise_addr[0] != '\0') {
-		if (shoal_manager__split_addr(req->advertise_addr, aip, sizeof(aip), &aport,
-					      lport) < 0 ||
-		    !shoal_manager__is_ipv4(aip) || strcmp(aip, "0.0.0.0") == 0)
-			return shoal_errorf(
-				err, 400,
-				"advertise address must be a non-zero IP address or network interface (with optional port number)");
-	} else if (lip[0] != '\0' && strcmp(lip, "0.0.0.0") != 0) {
-		snprintf(aip, sizeof(aip), "%s", lip);
-	} else {
-		shoal_manager__default_addr(aip, sizeof(aip));
-	}
+	if (shoal_manager__addrs(req->listen_addr, req->advertise_addr, lip, &lport, aip, &aport,
+				 err) < 0)
+		return -1;
 
 	if (dpp < 1024 || dpp > 49151)
 		return shoal_errorf(
