@@ -25,7 +25,7 @@
 #    --advertise-addr 127.0.0.1`, and the same creates and scales (BENCH_DOCKER_STEPS), with the
 #    memory of dockerd, containerd, every containerd-shim-runc-v2 and task process, and the
 #    same updates.
-# No --publish on either side: Shoal has no routing mesh yet. It prints a table with the
+# No --publish on either side: dockerd's ingress needs IPVS, which this kernel lacks. It prints a table with the
 # ratios and removes the machines, dockerd, its namespace and the temp dir on exit, failure
 # or ^C.
 #
