@@ -15,10 +15,39 @@ struct demux {
 	struct shoal_buf pending; /* a frame not yet whole */
 };
 
+int shoal_cli__frame_next(struct shoal_cli *cli, struct shoal_buf *p, FILE **f, size_t *size,
+			  struct shoal_err *err)
+{
+	const unsigned char *h = (const unsigned char *)p->data;
+
+	if (p->len < 8)
+		return 0;
+	*size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+	if (p->len < 8 + *size)
+		return 0;
+	switch (h[0]) {
+	case 0:
+	case 1:
+		*f = cli->out;
+		return 1;
+	case 2:
+		*f = cli->err;
+		return 1;
+	case 3:
+		return shoal_errorf(err, 500, "Error from daemon in stream: %.*s", (int)*size,
+				    p->data + 8);
+	default:
+		return shoal_errorf(err, 500, "Unrecognized input header: %d", h[0]);
+	}
+}
+
 static int on_data(const char *data, size_t len, void *arg, struct shoal_err *err)
 {
 	struct demux *d = arg;
 	struct shoal_buf *p = &d->pending;
+	size_t size;
+	FILE *f;
+	int r;
 
 	if (d->tty) {
 		fwrite(data, 1, len, d->cli->out);
@@ -26,32 +55,12 @@ static int on_data(const char *data, size_t len, void *arg, struct shoal_err *er
 		return 0;
 	}
 	shoal_buf_add(p, data, len);
-	while (p->len >= 8) {
-		const unsigned char *h = (const unsigned char *)p->data;
-		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		FILE *f;
-
-		if (p->len < 8 + size)
-			break;
-		switch (h[0]) {
-		case 0:
-		case 1:
-			f = d->cli->out;
-			break;
-		case 2:
-			f = d->cli->err;
-			break;
-		case 3:
-			return shoal_errorf(err, 500, "Error from daemon in stream: %.*s",
-					    (int)size, p->data + 8);
-		default:
-			return shoal_errorf(err, 500, "Unrecognized input header: %d", h[0]);
-		}
+	while ((r = shoal_cli__frame_next(d->cli, p, &f, &size, err)) > 0) {
 		fwrite(p->data + 8, 1, size, f);
 		fflush(f);
 		shoal_buf_consume(p, 8 + size);
 	}
-	return 0;
+	return r;
 }
 
 static int run(struct shoal_cli *cli, const struct shoal_cli_args *args, struct shoal_err *err)

@@ -248,6 +248,9 @@ static int on_data(const char *data, size_t len, void *arg, struct shoal_err *er
 {
 	struct logs *l = arg;
 	struct shoal_buf *p = &l->pending;
+	size_t size;
+	FILE *f;
+	int r;
 
 	if (l->tty) {
 		fwrite(data, 1, len, l->cli->out);
@@ -255,27 +258,7 @@ static int on_data(const char *data, size_t len, void *arg, struct shoal_err *er
 		return 0;
 	}
 	shoal_buf_add(p, data, len);
-	while (p->len >= 8) {
-		const unsigned char *h = (const unsigned char *)p->data;
-		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		FILE *f;
-
-		if (p->len < 8 + size)
-			break;
-		switch (h[0]) {
-		case 0:
-		case 1:
-			f = l->cli->out;
-			break;
-		case 2:
-			f = l->cli->err;
-			break;
-		case 3:
-			return shoal_errorf(err, 500, "Error from daemon in stream: %.*s",
-					    (int)size, p->data + 8);
-		default:
-			return shoal_errorf(err, 500, "Unrecognized input header: %d", h[0]);
-		}
+	while ((r = shoal_cli__frame_next(l->cli, p, &f, &size, err)) > 0) {
 		if (l->raw) {
 			fwrite(p->data + 8, 1, size, f);
 			fflush(f);
@@ -284,7 +267,7 @@ static int on_data(const char *data, size_t len, void *arg, struct shoal_err *er
 		}
 		shoal_buf_consume(p, 8 + size);
 	}
-	return 0;
+	return r;
 }
 
 /* timetypes.GetTimestamp for --since: a duration back from now, an RFC 3339 time, or Unix

@@ -213,4 +213,10 @@ void shoal_cli__jm_write(struct shoal_cli_jm *d, const struct shoal_cli_progress
 int shoal_cli__svc_wait(struct shoal_cli *cli, const char *service, bool quiet,
 			struct shoal_err *err) SHOAL_MUST_CHECK;
 
+/* The next whole frame of a stdcopy stream (dockerd's 8-byte header before each chunk) in p:
+ * 1 with its output stream in *f and length in *size (the bytes at p->data + 8), 0 when more
+ * is needed, -1 with Docker's error for a stream error frame or a bad header (cmd_logs.c). */
+int shoal_cli__frame_next(struct shoal_cli *cli, struct shoal_buf *p, FILE **f, size_t *size,
+			  struct shoal_err *err);
+
 #endif
